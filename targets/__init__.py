@@ -1,0 +1,1 @@
+"""Target descriptions (TOML data), shipped as ``edgeslm.target_files``."""
