@@ -1,0 +1,47 @@
+"""biogpt: BioGPT and BioGPT-Large. Scaled embedding, learned positions offset by 2, pre-LayerNorm."""
+
+import math
+
+from transformers import BioGptConfig
+
+from edgeslm.archs.base import Arch, activation, lm_head_weight, rename_layers
+from edgeslm.model.spec import DecoderSpec
+
+_NAMES = {
+    "self_attn.q_proj": "q_proj", "self_attn.k_proj": "k_proj", "self_attn.v_proj": "v_proj",
+    "self_attn.out_proj": "o_proj", "fc1": "up_proj", "fc2": "down_proj",
+    "self_attn_layer_norm": "attn_norm", "final_layer_norm": "mlp_norm",
+}
+
+
+def _spec(config, max_positions):
+    return DecoderSpec(
+        model_type="biogpt", vocab_size=config.vocab_size, hidden=config.hidden_size,
+        layers=config.num_hidden_layers, heads=config.num_attention_heads, kv_heads=config.num_attention_heads,
+        head_dim=config.hidden_size // config.num_attention_heads, intermediate=config.intermediate_size,
+        # BioGPT builds nn.LayerNorm(embed_dim) with the default eps and ignores config.layer_norm_eps.
+        norm="layer", norm_eps=1e-5, mlp="plain", activation=activation(config),
+        position="learned", learned_position_offset=2,
+        max_positions=min(max_positions, config.max_position_embeddings),
+        embed_scale=math.sqrt(config.hidden_size) if config.scale_embedding else 1.0,
+        qkv_bias=True, o_bias=True, mlp_bias=True, norm_bias=True,
+    )
+
+
+def _weights(sd, config):
+    w = rename_layers(sd, "biogpt.layers", _NAMES)
+    w["embed.weight"] = sd["biogpt.embed_tokens.weight"]
+    w["pos_embed.weight"] = sd["biogpt.embed_positions.weight"]
+    w["norm.weight"], w["norm.bias"] = sd["biogpt.layer_norm.weight"], sd["biogpt.layer_norm.bias"]
+    w["lm_head.weight"] = lm_head_weight(sd, "biogpt.embed_tokens.weight", "output_projection.weight")
+    return w
+
+
+ARCH = Arch(
+    model_type="biogpt",
+    family="BioGPT (scaled embedding, learned positions +2, LayerNorm)",
+    spec=_spec,
+    weights=_weights,
+    tiny_config=lambda: BioGptConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                     num_attention_heads=4, max_position_embeddings=256),
+)
