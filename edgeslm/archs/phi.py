@@ -42,5 +42,5 @@ ARCH = Arch(
     spec=_spec,
     weights=_weights,
     tiny_config=lambda: PhiConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                  num_attention_heads=4, max_position_embeddings=256, partial_rotary_factor=0.5),
+                                  num_attention_heads=2, max_position_embeddings=256, partial_rotary_factor=0.5),
 )
