@@ -1,0 +1,443 @@
+"""Carry a GGUF file's own quantization grid into onnxruntime contrib ops.
+
+Re-quantizing weights that llama.cpp already quantized rounds twice (0.73-0.83 top-1 agreement against
+0.99 for llama.cpp on the original blocks). The Q4_0 / Q4_1 / Q8_0 blocks (32 elements along K, the input
+features) map exactly onto ``com.microsoft.MatMulNBits`` (block_size 32) and, for the embedding,
+``com.microsoft.GatherBlockQuantized``; this module moves the blocks over bit for bit.
+
+Block layouts (ggml, per row of K elements, blocks of 32)::
+
+    Q4_0: f16 d | 16 bytes: byte j = q[j] (low nibble), q[j+16] (high)    value = d * (q - 8)
+    Q4_1: f16 d | f16 m | 16 bytes as Q4_0                                  value = d * q + m
+    Q8_0: f16 d | 32 x int8 q                                               value = d * q
+
+MatMulNBits (ORT 1.32): B uint8 (N, K/bs, bs*bits/8), low nibble = even element; scales (N, K/bs);
+value = (q - zp) * scale; zero points either uint8 packed like B, shape (N, ceil(K/bs*bits/8)), or float
+(N, K/bs). So Q4_0 -> zp 8, Q8_0 -> q + 128 with zp 128, Q4_1 -> float zp -m/d. Measured on ORT 1.32 CPU,
+a float zero point drops MatMulNBits onto a slow fallback (~8-25x slower than uint8 zero points at M=1), so
+Q4_1 is emitted by default (mode ``"int_zp_residual"``) as the exact split
+
+    d*q + m = d*(q - z) + r,   z = clip(round(-m/d), 0, 15) (uint8),   r = m + d*z (float, |r| <= d/2 typ.)
+    y = MatMulNBits(x; q, d, z) + blocksum(x) @ r^T           blocksum: (.., K) -> (.., K/32)
+
+The integer zero point keeps the big offset inside MatMulNBits, so with accuracy_level 4 (int8 activations)
+the small float residual term does not cancel against it (a split on m itself lost up to 7% of a layer's
+output that way). ``"float_zero_point"`` emits the single-node form.
+
+Rows of q/k projections were permuted by llama.cpp's converter (rotary pairs interleaved); rows are N, the
+output features, and blocks run along K, so undoing that permutation on the blocks is exact.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from edgeslm.errors import InternalError, UnsupportedError, UserError
+
+BLOCK = 32
+CARRIED_TYPES = ("Q4_0", "Q4_1", "Q8_0")
+Q4_1_MODES = ("int_zp_residual", "float_zero_point")
+MS_DOMAIN = "com.microsoft"
+
+# ONNX initializer name (our exporter's convention) -> GGUF tensor name, per layer.
+_LAYER_RE = re.compile(r"^layers\.(\d+)\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight_t$")
+_LLAMA_GGUF = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
+               "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
+_SUPPORTED_ARCHS = ("llama",)
+
+
+@dataclass(frozen=True)
+class NBitsWeight:
+    """One (N, K) weight in MatMulNBits' layout, carried from GGUF blocks without re-rounding.
+
+    packed:      uint8 (N, K/block_size, block_size*bits/8); for bits=4 the low nibble is the even element.
+    scales:      float32 (N*K/block_size,), row-major over (N, K/block_size).
+    zero_points: uint8, packed like ``packed`` along the blocks, flat (N*ceil(K/block_size*bits/8),)
+                 (Q4_0: 8, Q8_0: 128); or float32 (N*K/block_size,) for Q4_1 (zero point -m/d).
+    mins:        Q4_1 only: float32 (N*K/block_size,), the exact block offsets m (value = d*q + m).
+    """
+
+    bits: int
+    block_size: int
+    N: int
+    K: int
+    packed: np.ndarray
+    scales: np.ndarray
+    zero_points: np.ndarray
+    gguf_type: str
+    mins: np.ndarray | None = None
+
+    def __post_init__(self):
+        kb = self.K // self.block_size
+        want = {"packed": ((self.N, kb, self.block_size * self.bits // 8), np.uint8),
+                "scales": ((self.N * kb,), np.float32)}
+        if self.zero_points.dtype == np.uint8:
+            want["zero_points"] = ((self.N * -(-kb * self.bits // 8),), np.uint8)
+        else:
+            want["zero_points"] = ((self.N * kb,), np.float32)
+        if self.mins is not None:
+            want["mins"] = ((self.N * kb,), np.float32)
+        if self.bits not in (4, 8) or self.K % self.block_size:
+            raise InternalError(f"NBitsWeight: bits={self.bits}, K={self.K}, block_size={self.block_size} "
+                                "is not a layout this module produces", hint="report this with --debug")
+        for name, (shape, dtype) in want.items():
+            arr = getattr(self, name)
+            if arr.shape != shape or arr.dtype != dtype:
+                raise InternalError(f"NBitsWeight.{name}: got {arr.dtype}{arr.shape}, expected "
+                                    f"{np.dtype(dtype)}{shape}", hint="report this with --debug")
+            arr.setflags(write=False)  # frozen means frozen: the arrays are shared, never edited
+
+    @property
+    def k_blocks(self) -> int:
+        return self.K // self.block_size
+
+
+@dataclass(frozen=True)
+class CarryReport:
+    """What ``carry_over`` did. ``model`` is a new ModelProto; the input model is left untouched.
+
+    carried:   ONNX initializer name -> (GGUF tensor name, GGUF type, bits, onnx op)
+    left_over: ONNX initializer name -> (GGUF tensor name, GGUF type, reason); quantize these normally.
+    """
+
+    model: onnx.ModelProto
+    carried: dict[str, tuple[str, str, int, str]] = field(default_factory=dict)
+    left_over: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"carried {len(self.carried)} GGUF tensors, left {len(self.left_over)} for the quantizer"]
+        lines += [f"  left {k} ({g}, {t}): {r}" for k, (g, t, r) in sorted(self.left_over.items())]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- blocks
+
+def _pack_nibbles(q: np.ndarray) -> np.ndarray:
+    """(..., 2n) values 0..15 -> (..., n) bytes, low nibble = even element (MatMulNBits' order)."""
+    return (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+
+
+def _ggml_nibbles(qs: np.ndarray) -> np.ndarray:
+    """(..., 16) ggml bytes -> (..., 32) values: low nibbles are elements 0..15, high ones 16..31."""
+    return np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
+
+
+def _packed_zero_points(zp: np.ndarray, bits: int) -> np.ndarray:
+    """(N, kb) uint8 zero points -> flat, packed along kb like B (padding nibble 0)."""
+    if bits == 8:
+        return np.ascontiguousarray(zp, dtype=np.uint8).reshape(-1)
+    if zp.shape[1] % 2:
+        zp = np.concatenate([zp, np.zeros((zp.shape[0], 1), zp.dtype)], axis=1)
+    return _pack_nibbles(zp).reshape(-1)
+
+
+def _f16(b: np.ndarray) -> np.ndarray:
+    """(..., 2) uint8 little-endian half floats -> (...) float32, exactly."""
+    return np.ascontiguousarray(b).view(np.float16)[..., 0].astype(np.float32)
+
+
+def block_to_matmulnbits(tensor, qtype=None, shape: tuple[int, int] | None = None) -> NBitsWeight:
+    """Carry GGUF blocks of one 2-D weight into MatMulNBits' layout, bit for bit.
+
+    ``tensor``: a ``gguf.ReaderTensor`` (type and shape taken from it), or a raw uint8 block array of
+    shape (N, K/32*bytes_per_block) as ``gguf.quants.quantize`` returns, with ``qtype`` (a
+    ``gguf.GGMLQuantizationType`` or its name) and optionally ``shape`` = (N, K).
+    """
+    import gguf
+
+    if hasattr(tensor, "tensor_type") and hasattr(tensor, "data"):
+        qtype = qtype or tensor.tensor_type
+        ne = [int(x) for x in tensor.shape]  # ggml order: ne[0] = K (contiguous), ne[1] = N
+        if len(ne) != 2:
+            raise UnsupportedError(f"GGUF tensor {tensor.name!r} has shape {ne}; only 2-D weights carry",
+                                   hint="quantize this tensor with the normal quantizer")
+        shape = shape or (ne[1], ne[0])
+        raw = tensor.data
+    else:
+        raw = tensor
+        if qtype is None:
+            raise UserError("block_to_matmulnbits: a raw block array needs qtype",
+                            hint="pass qtype=gguf.GGMLQuantizationType.Q4_0 (or Q4_1, Q8_0)")
+    qt = gguf.GGMLQuantizationType[qtype] if isinstance(qtype, str) else gguf.GGMLQuantizationType(qtype)
+    if qt.name not in CARRIED_TYPES:
+        raise UnsupportedError(f"GGUF type {qt.name} has no exact MatMulNBits layout",
+                               hint=f"only {', '.join(CARRIED_TYPES)} carry; quantize this tensor normally")
+    block_size, type_size = gguf.GGML_QUANT_SIZES[qt]
+    raw = np.asarray(raw)
+    if raw.dtype != np.uint8:
+        raise UserError(f"block_to_matmulnbits: blocks must be uint8, got {raw.dtype}",
+                        hint="pass the bytes as stored in the GGUF (gguf.quants.quantize output)")
+    if shape is None:
+        if raw.ndim != 2:
+            raise UserError(f"block_to_matmulnbits: cannot infer (N, K) from a {raw.shape} block array",
+                            hint="pass shape=(N, K)")
+        shape = (raw.shape[0], raw.shape[1] // type_size * block_size)
+    N, K = (int(s) for s in shape)
+    if K % block_size or raw.size != N * K // block_size * type_size:
+        raise UserError(f"block_to_matmulnbits: {raw.size} bytes of {qt.name} do not hold a ({N}, {K}) weight",
+                        hint=f"{qt.name} stores {type_size} bytes per {block_size} elements along K")
+    kb = K // block_size
+    b = raw.reshape(N, kb, type_size)
+    d = _f16(b[..., 0:2])  # (N, kb)
+
+    if qt.name == "Q8_0":
+        q = (np.ascontiguousarray(b[..., 2:]).view(np.int8).astype(np.int16) + 128).astype(np.uint8)
+        zp = _packed_zero_points(np.full((N, kb), 128, np.uint8), 8)
+        return NBitsWeight(8, block_size, N, K, q, d.reshape(-1), zp, qt.name)
+
+    if qt.name == "Q4_0":
+        packed = _pack_nibbles(_ggml_nibbles(b[..., 2:]))
+        zp = _packed_zero_points(np.full((N, kb), 8, np.uint8), 4)
+        return NBitsWeight(4, block_size, N, K, packed, d.reshape(-1), zp, qt.name)
+
+    # Q4_1: value = d*q + m = (q - (-m/d)) * d. A block with d == 0 is the constant m: rewrite it as
+    # q = 0, scale 1, zero point -m, which both emitted forms evaluate exactly.
+    m = _f16(b[..., 2:4])
+    q = _ggml_nibbles(b[..., 4:])  # (N, kb, 32)
+    flat = d == 0
+    if flat.any():
+        q = np.where(flat[..., None], np.uint8(0), q)
+        d = np.where(flat, np.float32(1), d)
+    zp = np.where(flat, -m, -m / d).astype(np.float32)
+    return NBitsWeight(4, block_size, N, K, _pack_nibbles(q), d.reshape(-1), zp.reshape(-1), qt.name,
+                       mins=m.reshape(-1))
+
+
+# ------------------------------------------------------------------------------------------- permute
+
+def llama_unpermute_index(n_rows: int, n_head: int) -> np.ndarray:
+    """Row index undoing llama.cpp's q/k permute: ``W_hf = W_gguf[idx]``.
+
+    Same reshape as transformers' ``LlamaTensorProcessor._reverse_permute_weights`` (pass n_kv_heads for
+    attn_k), applied to row numbers instead of weights.
+    """
+    if n_rows % (2 * n_head):
+        raise UserError(f"cannot undo the q/k permute: {n_rows} rows is not a multiple of 2 x {n_head} heads",
+                        hint="check n_heads / n_kv_heads against the GGUF's llama.attention.* metadata")
+    dim = n_rows // n_head // 2
+    return np.arange(n_rows).reshape(n_head, dim, 2).swapaxes(2, 1).reshape(n_rows)
+
+
+def permute_rows(w: NBitsWeight, index: np.ndarray) -> NBitsWeight:
+    """New weight whose row i is ``w``'s row ``index[i]``. Blocks run along K, so this is exact."""
+    index = np.asarray(index)
+    if sorted(index.tolist()) != list(range(w.N)):
+        raise UserError(f"permute_rows: index is not a permutation of {w.N} rows",
+                        hint="build it with llama_unpermute_index(N, n_heads)")
+
+    def rows(a):
+        return None if a is None else np.ascontiguousarray(a.reshape(w.N, -1)[index]).reshape(a.shape)
+
+    return NBitsWeight(w.bits, w.block_size, w.N, w.K, rows(w.packed), rows(w.scales), rows(w.zero_points),
+                       w.gguf_type, rows(w.mins))
+
+
+# ------------------------------------------------------------------------------------------- graph
+
+class _Graph:
+    """Small helpers to add initializers/nodes with stable, unique names."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.g = model.graph
+        self.names = {i.name for i in self.g.initializer} | {n.name for n in self.g.node}
+        self.names |= {o for n in self.g.node for o in n.output}
+        self.names |= {v.name for v in [*self.g.input, *self.g.output, *self.g.value_info]}
+        self.shared: dict[tuple, str] = {}
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.names:
+            name, k = f"{base}_{k}", k + 1
+        self.names.add(name)
+        return name
+
+    def init(self, arr: np.ndarray, base: str) -> str:
+        name = self.fresh(base)
+        self.g.initializer.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+
+def _matmulnbits_nodes(G: _Graph, x: str, y: str, w: NBitsWeight, prefix: str, q4_1_mode: str,
+                       accuracy_level: int) -> list[onnx.NodeProto]:
+    kb = w.k_blocks
+    attrs = dict(K=w.K, N=w.N, bits=w.bits, block_size=w.block_size, accuracy_level=accuracy_level)
+    B = G.init(w.packed, f"{prefix}.qweight")
+    S = G.init(w.scales.reshape(w.N, kb), f"{prefix}.scales")
+    if w.mins is None or q4_1_mode == "float_zero_point":
+        zp = w.zero_points if w.zero_points.dtype == np.uint8 else w.zero_points.reshape(w.N, kb)
+        Z = G.init(zp.reshape(w.N, -1), f"{prefix}.zero_points")
+        return [helper.make_node("MatMulNBits", [x, B, S, Z], [y], name=G.fresh(f"{prefix}/MatMulNBits"),
+                                 domain=MS_DOMAIN, **attrs)]
+    # int_zp_residual: d*q + m = d*(q - z) + r with an integer z; exact, and MatMulNBits stays on its
+    # uint8-zero-point fast path.
+    z = np.clip(np.rint(w.zero_points), 0, 15).astype(np.uint8).reshape(w.N, kb)
+    resid = (w.mins.reshape(w.N, kb) + w.scales.reshape(w.N, kb) * z).astype(np.float32)
+    Z = G.init(_packed_zero_points(z, 4).reshape(w.N, -1), f"{prefix}.zero_points")
+    key = ("blocksum", x, w.K, w.block_size)
+    nodes = []
+    if key not in G.shared:  # q/k/v (and gate/up) read the same x: one block sum serves all of them
+        ones = np.kron(np.eye(kb, dtype=np.float32), np.ones((w.block_size, 1), np.float32))  # (K, kb)
+        O = G.shared.get(("ones", w.K, w.block_size)) or G.init(ones, f"gguf_carry.blocksum_{w.K}x{kb}")
+        G.shared[("ones", w.K, w.block_size)] = O
+        G.shared[key] = G.fresh(f"{prefix}.blocksum_out")
+        nodes.append(helper.make_node("MatMul", [x, O], [G.shared[key]], name=G.fresh(f"{prefix}/BlockSum")))
+    R = G.init(np.ascontiguousarray(resid.T), f"{prefix}.residual_t")  # (kb, N)
+    main, corr = G.fresh(f"{prefix}.nbits_out"), G.fresh(f"{prefix}.residual_out")
+    nodes += [helper.make_node("MatMulNBits", [x, B, S, Z], [main], name=G.fresh(f"{prefix}/MatMulNBits"),
+                               domain=MS_DOMAIN, **attrs),
+              helper.make_node("MatMul", [G.shared[key], R], [corr], name=G.fresh(f"{prefix}/ResidualMatMul")),
+              helper.make_node("Add", [main, corr], [y], name=G.fresh(f"{prefix}/AddResidual"))]
+    return nodes
+
+
+def _gather_nodes(G: _Graph, node: onnx.NodeProto, w: NBitsWeight, prefix: str) -> list[onnx.NodeProto]:
+    kb = w.k_blocks
+    D = G.init(w.packed.reshape(w.N, w.K), f"{prefix}.qweight")  # 8-bit: one byte per element
+    S = G.init(w.scales.reshape(w.N, kb), f"{prefix}.scales")
+    Z = G.init(w.zero_points.reshape(w.N, kb), f"{prefix}.zero_points")
+    return [helper.make_node("GatherBlockQuantized", [D, node.input[1], S, Z], list(node.output),
+                             name=G.fresh(f"{prefix}/GatherBlockQuantized"), domain=MS_DOMAIN,
+                             bits=w.bits, block_size=w.block_size, gather_axis=0, quantize_axis=1)]
+
+
+def _gguf_meta(reader, key: str):
+    f = reader.fields.get(key)
+    return None if f is None else f.contents()
+
+
+def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: int | None = None,
+               n_kv_heads: int | None = None, *, q4_1_mode: str = "int_zp_residual",
+               accuracy_level: int = 4) -> CarryReport:
+    """Replace float weights of an exported decoder by the GGUF's own blocks; return a new model.
+
+    Rewrites ``MatMul(x, layers.{i}.{proj}.weight_t)`` and ``MatMul(x, lm_head.weight_t)`` into
+    MatMulNBits and ``Gather(embed.weight, ids)`` into GatherBlockQuantized (8-bit, Q8_0 only) when the
+    matching GGUF tensor is Q4_0 / Q4_1 / Q8_0. Everything else is listed in ``left_over`` with a reason.
+    ``n_heads`` / ``n_kv_heads`` default to the GGUF metadata; passing values that disagree is an error.
+    """
+    import gguf
+
+    if arch not in _SUPPORTED_ARCHS:
+        raise UnsupportedError(f"carry_over: arch {arch!r} has no GGUF tensor map here",
+                               hint=f"supported: {', '.join(_SUPPORTED_ARCHS)}; quantize the float model instead")
+    if q4_1_mode not in Q4_1_MODES:
+        raise UserError(f"carry_over: unknown q4_1_mode {q4_1_mode!r}", hint=f"one of {', '.join(Q4_1_MODES)}")
+    if accuracy_level not in (0, 1, 4):
+        raise UserError(f"carry_over: accuracy_level {accuracy_level} is not 0, 1 or 4 for float input",
+                        hint="4 = int8 activations (like llama.cpp's Q8 dot products), 0 = exact fp32")
+    path = Path(gguf_path)
+    if not path.is_file():
+        raise UserError(f"GGUF file not found: {path}", hint="pass the path of the .gguf the model was loaded from")
+    reader = gguf.GGUFReader(str(path))
+    tensors = {t.name: t for t in reader.tensors}
+    meta_arch = _gguf_meta(reader, "general.architecture")
+    if meta_arch != arch:
+        raise UserError(f"GGUF {path.name} is arch {meta_arch!r}, not {arch!r}", hint="pass arch=" + repr(meta_arch))
+    heads = {"n_heads": (n_heads, _gguf_meta(reader, f"{arch}.attention.head_count")),
+             "n_kv_heads": (n_kv_heads, _gguf_meta(reader, f"{arch}.attention.head_count_kv"))}
+    for k, (given, stored) in heads.items():
+        if given is not None and stored is not None and int(given) != int(stored):
+            raise UserError(f"carry_over: {k}={given} but the GGUF says {stored}",
+                            hint="the ONNX model and the GGUF must come from the same checkpoint")
+        if given is None and stored is None:
+            raise UserError(f"carry_over: {k} missing from the GGUF metadata", hint=f"pass {k}=...")
+    n_heads = int(heads["n_heads"][0] or heads["n_heads"][1])
+    n_kv_heads = int(heads["n_kv_heads"][0] or heads["n_kv_heads"][1])
+
+    new = onnx.ModelProto()
+    new.CopyFrom(model)  # never edit what an earlier stage produced
+    G = _Graph(new)
+    inits = {i.name: i for i in new.graph.initializer}
+    consumers: dict[str, list[int]] = {}  # initializer name -> indices of the nodes reading it
+    graph_nodes = list(new.graph.node)
+    for k, n in enumerate(graph_nodes):
+        for i in n.input:
+            consumers.setdefault(i, []).append(k)
+    report = CarryReport(model=new)
+
+    def gguf_name(onnx_name: str) -> tuple[str | None, np.ndarray | None]:
+        """GGUF tensor for an ONNX initializer, and the row index to apply (q/k permute)."""
+        if onnx_name == "embed.weight":
+            return "token_embd.weight", None
+        if onnx_name == "lm_head.weight_t":
+            return ("output.weight" if "output.weight" in tensors else "token_embd.weight"), None
+        m = _LAYER_RE.match(onnx_name)
+        if not m:
+            return None, None
+        layer, proj = m.groups()
+        name = f"blk.{layer}.{_LLAMA_GGUF[proj]}.weight"
+        if proj in ("q_proj", "k_proj") and name in tensors:
+            rows = int(tensors[name].shape[1])
+            return name, llama_unpermute_index(rows, n_heads if proj == "q_proj" else n_kv_heads)
+        return name, None
+
+    replace: dict[int, list[onnx.NodeProto]] = {}  # node index -> replacement nodes
+    removed: set[str] = set()
+    for onnx_name, init in inits.items():
+        gname, index = gguf_name(onnx_name)
+        if gname is None:
+            continue
+        if gname not in tensors:
+            raise UserError(f"GGUF {path.name} has no tensor {gname!r} for ONNX initializer {onnx_name!r}",
+                            hint="the ONNX model and the GGUF must come from the same checkpoint")
+        t = tensors[gname]
+        tname = t.tensor_type.name
+        if tname not in CARRIED_TYPES:
+            why = ("not block-quantized in the GGUF; nothing to carry" if tname in ("F32", "F16", "BF16")
+                   else f"{tname} blocks have no exact MatMulNBits/GatherBlockQuantized layout")
+            report.left_over[onnx_name] = (gname, tname, why)
+            continue
+        users = [graph_nodes[k] for k in consumers.get(onnx_name, [])]
+        is_embed = onnx_name == "embed.weight"
+        want_op, want_pos = ("Gather", 0) if is_embed else ("MatMul", 1)
+        if len(users) != 1 or users[0].op_type != want_op or list(users[0].input).index(onnx_name) != want_pos:
+            report.left_over[onnx_name] = (gname, tname, f"not consumed by exactly one {want_op} (as input "
+                                           f"{want_pos}); found {[u.op_type for u in users]}")
+            continue
+        node = users[0]
+        K, N = int(t.shape[0]), int(t.shape[1])
+        want_dims = [N, K] if is_embed else [K, N]
+        if list(init.dims) != want_dims:
+            raise UserError(f"ONNX {onnx_name} has shape {list(init.dims)}, GGUF {gname} implies {want_dims}",
+                            hint="the ONNX model and the GGUF must come from the same checkpoint")
+        if is_embed and (tname != "Q8_0" or any(a.name == "axis" and a.i != 0 for a in node.attribute)):
+            report.left_over[onnx_name] = (gname, tname, "GatherBlockQuantized is carried for Q8_0 only "
+                                           "(4-bit ggml blocks are not its uint4 packing with axis-0 gather)")
+            continue
+        w = block_to_matmulnbits(t)
+        if index is not None:
+            w = permute_rows(w, index)
+        prefix = onnx_name.removesuffix("_t").removesuffix(".weight")
+        at = consumers[onnx_name][0]
+        if is_embed:
+            replace[at] = _gather_nodes(G, node, w, prefix)
+            op = "GatherBlockQuantized"
+        else:
+            replace[at] = _matmulnbits_nodes(G, node.input[0], node.output[0], w, prefix, q4_1_mode, accuracy_level)
+            op = "MatMulNBits"
+        removed.add(onnx_name)
+        report.carried[onnx_name] = (gname, tname, w.bits, op)
+
+    nodes = []
+    for k, n in enumerate(graph_nodes):
+        if k in replace:
+            nodes.extend(replace[k])
+        else:  # detach a copy: the repeated field is cleared below
+            keep_node = onnx.NodeProto()
+            keep_node.CopyFrom(n)
+            nodes.append(keep_node)
+    del new.graph.node[:]
+    new.graph.node.extend(nodes)
+    for field_ in (new.graph.initializer, new.graph.input):
+        for k in reversed(range(len(field_))):
+            if field_[k].name in removed:
+                del field_[k]
+    if replace and not any(o.domain == MS_DOMAIN for o in new.opset_import):
+        new.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
+    return report

@@ -1,0 +1,90 @@
+"""Lower an EdgeDecoder to one ONNX decoder graph with a KV cache (torch.onnx, dynamo exporter).
+
+One graph serves a prompt of any length (past empty) and single-token decode (past = the cache).
+Names follow the onnxruntime-genai convention: input_ids, attention_mask, past_key_values.<i>.key|value
+-> logits, present.<i>.key|value; caches are (batch, kv_heads, seq, head_dim).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from pathlib import Path
+
+import onnx
+import torch
+
+from edgeslm.errors import InternalError
+from edgeslm.kernels.onnx_gqa import TRANSLATIONS, OnnxGQAKernel
+from edgeslm.model.decoder import EdgeDecoder
+
+OPSET = 21  # int4 initializers (MatMulNBits, GatherBlockQuantized) need opset 21 types
+
+
+def io_names(layers: int) -> tuple[list[str], list[str]]:
+    past = [f"past_key_values.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    present = [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    return ["input_ids", "attention_mask", *past], ["logits", *present]
+
+
+def io_layout(decoder: EdgeDecoder) -> dict:
+    spec = decoder.spec
+    inputs, outputs = io_names(spec.layers)
+    return {
+        "inputs": inputs, "outputs": outputs,
+        "kv_cache": {"layout": "(batch, kv_heads, seq, head_dim)", "layers": spec.layers,
+                     "kv_heads": spec.kv_heads, "head_dim": spec.head_dim, "dtype": "float32",
+                     "past_prefix": "past_key_values", "present_prefix": "present"},
+        "max_positions": spec.max_positions, "vocab_size": spec.vocab_size, "batch": 1,
+    }
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """The exporter prints progress to stdout; stdout is for results (DESIGN.md convention 6)."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def lower_to_onnx(decoder: EdgeDecoder, path: Path) -> tuple[onnx.ModelProto, dict]:
+    """Export the float graph; returns the model proto (weights in memory) and the kernel's fallbacks."""
+    kernel = OnnxGQAKernel()
+    model = decoder.with_kernel(kernel)
+    spec = decoder.spec
+    inputs, outputs = io_names(spec.layers)
+    ids = torch.zeros(1, 4, dtype=torch.long)
+    mask = torch.ones(1, 4, dtype=torch.long)
+    past = decoder.empty_cache()
+    seq = torch.export.Dim("sequence_length", min=1, max=spec.max_positions)
+    total = torch.export.Dim("total_sequence_length", min=1, max=spec.max_positions)
+    past_len = torch.export.Dim("past_sequence_length", min=0, max=spec.max_positions)
+    dynamic = ({1: seq}, {1: total}, tuple({2: past_len} for _ in past))
+    with _quiet_exporter(), torch.no_grad():
+        program = torch.onnx.export(
+            model, (ids, mask, *past), dynamo=True, dynamic_shapes=dynamic, custom_translation_table=TRANSLATIONS,
+            input_names=inputs, output_names=outputs, opset_version=OPSET, optimize=True, verbose=False)
+    proto = program.model_proto
+    fused = sum(n.op_type == "GroupQueryAttention" for n in proto.graph.node)
+    if fused != spec.layers:
+        raise InternalError(f"expected {spec.layers} fused attention nodes, found {fused}",
+                            hint="The GQA translation did not apply to every layer; rerun with --debug.")
+    _name_attention_nodes(proto)
+    return proto, dict(kernel.fallbacks)
+
+
+def _name_attention_nodes(proto: onnx.ModelProto) -> None:
+    """Stable, readable node names for the fused attention: `layers.<i>.attention`."""
+    index = 0
+    for node in proto.graph.node:
+        if node.op_type == "GroupQueryAttention":
+            node.name = f"layers.{index}.attention"
+            index += 1

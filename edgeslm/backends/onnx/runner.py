@@ -1,0 +1,57 @@
+"""The host runner for ONNX bundles: onnxruntime, batch 1, KV cache kept between calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgeslm.errors import UserError
+
+MODEL_FILE = "model.onnx"
+
+
+def session_options(threads: int | None):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    return opts
+
+
+class OnnxRunner:
+    def __init__(self, bundle_dir: Path | str, threads: int | None = None, model_file: str = MODEL_FILE):
+        import onnxruntime as ort
+
+        path = Path(bundle_dir) / model_file
+        if not path.is_file():
+            raise UserError(f"no {model_file} in {bundle_dir}", hint="Point at a bundle written by `edgeslm export`.")
+        self.session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        names = [i.name for i in self.session.get_inputs()]
+        self.past_names = [n for n in names if n.startswith("past_key_values.")]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        first = self.session.get_inputs()[names.index(self.past_names[0])]
+        self.kv_heads, self.head_dim = first.shape[1], first.shape[3]
+        self.reset()
+
+    def reset(self) -> None:
+        empty = np.zeros((1, self.kv_heads, 0, self.head_dim), dtype=np.float32)
+        self.cache = [empty] * len(self.past_names)
+        self.length = 0
+
+    def _step(self, ids: np.ndarray) -> np.ndarray:
+        total = self.length + ids.shape[1]
+        feeds = {"input_ids": ids.astype(np.int64), "attention_mask": np.ones((1, total), dtype=np.int64)}
+        feeds.update(zip(self.past_names, self.cache))
+        logits, *self.cache = self.session.run(self.output_names, feeds)
+        self.length = total
+        return logits[0]
+
+    def prefill(self, input_ids: np.ndarray) -> np.ndarray:
+        return self._step(np.asarray(input_ids).reshape(1, -1))
+
+    def decode(self, token_id: int) -> np.ndarray:
+        return self._step(np.array([[token_id]], dtype=np.int64))[-1]
