@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -117,12 +118,15 @@ def main() -> None:
     p.add_argument("--prefill-tokens", type=int, default=128)
     p.add_argument("--decode-tokens", type=int, default=64)
     p.add_argument("--cache-dir", type=Path, default=BENCH / "results" / "cache")
+    p.add_argument("--rebuild-ours", action="store_true", help="re-export our bundle (it changes often)")
     p.add_argument("--only", nargs="+", choices=list(CONTENDER_BY_NAME), help="subset (reference always runs)")
     args = p.parse_args()
     if args.prefill_tokens + args.decode_tokens + 1 > 256:
         p.error("prefill + decode tokens must fit the 256-token context (harness.CTX)")
 
     args.cache_dir.mkdir(parents=True, exist_ok=True)
+    if args.rebuild_ours:
+        shutil.rmtree(args.cache_dir / "ours_int4", ignore_errors=True)
     hf = artifacts.hf_folder(args.cache_dir)
     inputs = artifacts.make_inputs(hf, args.prefill_tokens, args.decode_tokens)
     inputs_path = args.cache_dir / "inputs.json"
@@ -167,7 +171,7 @@ def main() -> None:
         "results": results,
         "skipped": skipped,
     }
-    out = BENCH / "results" / f"bench_onnx_{args.threads}t_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = args.cache_dir.parent / f"bench_onnx_{args.threads}t_{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"\n[bench] wrote {out}", file=sys.stderr)
 

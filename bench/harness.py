@@ -64,6 +64,20 @@ def _teacher_forced_argmax(runner, prompts: list[list[int]]) -> list[list[int]]:
     return out
 
 
+def _peak_rss_bytes() -> int:
+    """High-water RSS of this process since its exec.
+
+    Not ru_maxrss: Linux carries it over from the parent across fork + exec, so every contender would
+    report at least the driver's RSS. VmHWM belongs to the address space that exec created.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # macOS: bytes; no such carry-over
+
+
 def measure(module, artifact: Path, inputs: dict, threads: int, repeats: int) -> dict:
     t0 = time.perf_counter()
     runner = module.load(artifact, threads, CTX)
@@ -85,10 +99,11 @@ def measure(module, artifact: Path, inputs: dict, threads: int, repeats: int) ->
         "prefill_ms": prefill_ms,
         "decode_tokens": n_decode,
         "decode_tok_s": decode_tok_s,
-        # ru_maxrss is KiB on Linux: the high-water mark of this whole process.
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
+        "peak_rss_mb": _peak_rss_bytes() / 1e6,
         "size_mb": sum(f.stat().st_size for f in files) / 1e6,
         "size_files": [f.name for f in files],
+        # A torch import costs hundreds of MB of RSS; say so when a contender pulls it in.
+        "torch_loaded": "torch" in sys.modules,
         "greedy_tokens": greedy,
         "eval_argmax": argmax,
     }

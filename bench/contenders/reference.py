@@ -16,12 +16,12 @@ class TorchRunner:
         self.reset()
 
     def reset(self) -> None:
-        self.past = None
+        self.cache = None
 
     @torch.inference_mode()
     def _step(self, ids: np.ndarray) -> np.ndarray:
-        out = self.model(torch.from_numpy(ids), past_key_values=self.past, use_cache=True)
-        self.past = out.past_key_values
+        out = self.model(torch.from_numpy(ids), cache=self.cache, use_cache=True)
+        self.cache = out.cache
         return out.logits[0].float().numpy()  # (S, vocab)
 
     def prefill(self, ids: np.ndarray) -> np.ndarray:

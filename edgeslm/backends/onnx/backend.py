@@ -14,6 +14,7 @@ from edgeslm.model.decoder import EdgeDecoder
 from edgeslm.quant import QuantScheme
 
 SUPPORTED_QUANT = ("fp32", "int8", "int4")
+CARRY_ARCHS = ("llama",)  # GGUF tensor maps in gguf_carry.py
 
 
 def op_counts(model: onnx.ModelProto) -> dict[str, int]:
@@ -24,16 +25,39 @@ def op_counts(model: onnx.ModelProto) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def float_initializers(model: onnx.ModelProto, min_elements: int = 4096) -> list[str]:
-    """Large float weights left after quantization: each one is a fallback the manifest must name."""
-    out = []
-    for init in model.graph.initializer:
-        size = 1
-        for d in init.dims:
-            size *= d
-        if init.data_type == onnx.TensorProto.FLOAT and size >= min_elements:
-            out.append(init.name)
+def float_weights(model: onnx.ModelProto, min_elements: int = 4096) -> list[str]:
+    """Float weights still feeding a MatMul or a Gather after quantization: each is a fallback to record."""
+    floats = {i.name for i in model.graph.initializer
+              if i.data_type == onnx.TensorProto.FLOAT and _numel(i.dims) >= min_elements}
+    used = set()
+    for node in model.graph.node:
+        if node.op_type == "MatMul" and len(node.input) > 1:
+            used.add(node.input[1])
+        elif node.op_type == "Gather":
+            used.add(node.input[0])
+    return sorted(floats & used)
+
+
+def _numel(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _count_types(carried: dict) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for _gguf_name, gtype, bits, op in carried.values():
+        key = f"{gtype} -> {op} ({bits}-bit)"
+        out[key] = out.get(key, 0) + 1
     return out
+
+
+def carry_gguf_grid(model: onnx.ModelProto, gguf_path: Path, decoder: EdgeDecoder):
+    from edgeslm.backends.onnx.gguf_carry import carry_over
+
+    return carry_over(model, gguf_path, arch=decoder.spec.model_type, n_heads=decoder.spec.heads,
+                      n_kv_heads=decoder.spec.kv_heads)
 
 
 class OnnxBackend:
@@ -48,11 +72,34 @@ class OnnxBackend:
 
     def lower(self, decoder: EdgeDecoder, scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
         model, kernel_fallbacks = lower_to_onnx(decoder, out_dir / MODEL_FILE)
-        model, native = quantize(model, scheme, skip=[])
         fallbacks = [{"what": "attention rotary", "reason": why} for why in kernel_fallbacks.values()]
+        carried = None
+        gguf_source = context.get("gguf_path") and scheme.name == "int4"
+        if gguf_source and decoder.spec.model_type not in CARRY_ARCHS:
+            fallbacks.append({"what": "GGUF quantization grid", "reason": f"no GGUF tensor map for "
+                              f"{decoder.spec.model_type} (have: {', '.join(CARRY_ARCHS)}); re-quantized, rounding twice"})
+        elif gguf_source:
+            carried = carry_gguf_grid(model, Path(context["gguf_path"]), decoder)
+            model = carried.model
+            fallbacks += [{"what": f"initializer {name}", "reason": f"GGUF {gtype} block not carried over ({why}); "
+                           f"re-quantized from the dequantized weights"}
+                          for name, (_g, gtype, why) in carried.left_over.items()]
+        # Only the model's own weights are quantized: MatMuls the GGUF carry-over added (block sums, float
+        # residuals of Q4_1's offsets) are exact by construction and must stay float.
+        skip = [n.name for n in model.graph.node
+                if n.op_type == "MatMul" and len(n.input) > 1 and not n.input[1].endswith(".weight_t")]
+        model, native = quantize(model, scheme, skip)
+        if carried is not None:
+            native["gguf_carry_over"] = {
+                "carried": len(carried.carried),
+                "left_over": len(carried.left_over),
+                "by_type": _count_types(carried.carried),
+                "note": "GGUF Q4_0/Q4_1/Q8_0 blocks moved bit for bit into MatMulNBits/GatherBlockQuantized; "
+                        "not re-rounded",
+            }
         if not scheme.is_float:
             fallbacks += [{"what": f"initializer {n}", "reason": "left in float32 by the quantizer"}
-                          for n in float_initializers(model)]
+                          for n in float_weights(model)]
         onnx.save_model(model, out_dir / MODEL_FILE, save_as_external_data=True, all_tensors_to_one_file=True,
                         location=MODEL_FILE + ".data", size_threshold=1024)
         ops = op_counts(model)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import warnings
 from pathlib import Path
 
 import onnx
@@ -48,7 +49,9 @@ def _quiet_exporter():
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            # The exporter's deprecation and axis-renaming warnings are about its internals, not the user's model.
+            warnings.simplefilter("ignore")
             yield
     finally:
         for lg, level in zip(loggers, levels):

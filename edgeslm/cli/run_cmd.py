@@ -1,0 +1,42 @@
+"""`edgeslm run`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+
+@click.command("run")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--prompt", "-p", required=True, help="The question or text to continue.")
+@click.option("--max-new-tokens", "-n", default=128, show_default=True)
+@click.option("--raw", is_flag=True, help="Do not wrap the prompt in the model's chat template.")
+@click.option("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores).")
+@click.pass_context
+def command(ctx, bundle, prompt, max_new_tokens, raw, threads):
+    """Generate from a bundle on this host (greedy, streamed, stops at EOS).
+
+    \b
+    Example:
+      edgeslm run out --prompt "What are the common symptoms of type 2 diabetes?"
+    """
+    from edgeslm.bundle.reader import open_bundle
+    from edgeslm.generate import generate
+
+    opened = open_bundle(bundle, threads)
+    as_json = ctx.obj.get("json")
+    start = time.perf_counter()
+    stream = None if as_json else (lambda text: click.echo(text, nl=False))
+    result = generate(opened, prompt, max_new_tokens, use_chat_template=not raw, on_text=stream)
+    seconds = time.perf_counter() - start
+    if as_json:
+        click.echo(json.dumps({"ok": True, "text": result.text, "tokens": len(result.tokens),
+                               "prompt_tokens": result.prompt_tokens, "stopped_at_eos": result.stopped_at_eos,
+                               "seconds": round(seconds, 3)}))
+    else:
+        click.echo()
+        click.echo(f"[{len(result.tokens)} tokens in {seconds:.2f} s"
+                   f"{', stopped at EOS' if result.stopped_at_eos else ''}]", err=True)

@@ -1,0 +1,59 @@
+"""ExportConfig: one CLI option, one field (DESIGN.md convention 2). Validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeslm.backends import BACKENDS
+from edgeslm.errors import UnsupportedError, UserError
+from edgeslm.quant import get_scheme
+from edgeslm.targets import get_target
+
+DEFAULT_MAX_SEQ_LEN = 2048
+DEFAULT_DECODE_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    output: Path
+    target: str = "android"
+    model: str | None = None  # None: the embedded default (SmolLM2-135M-Instruct)
+    format: str | None = None  # None: the target's default
+    quant: str | None = None  # None: the target's default
+    adapter: Path | None = None
+    max_seq_len: int = DEFAULT_MAX_SEQ_LEN
+    force: bool = False
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+    strict: bool = False  # every recorded fallback becomes an error
+    keep_unverified: bool = False  # write the bundle (marked unverified) even when verify fails
+    verify_decode_tokens: int = DEFAULT_DECODE_TOKENS
+    carry_gguf_grid: bool = True  # keep a GGUF source's Q4_0/Q4_1/Q8_0 blocks instead of re-quantizing
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        target = get_target(self.target)
+        fmt = self.format or target.default_format
+        if fmt not in BACKENDS:
+            BACKENDS.get(fmt)  # raises the did-you-mean error
+        if fmt not in target.formats:
+            raise UnsupportedError(f"target {target.name} does not run the {fmt} format",
+                                   hint=f"{target.name} runs: {', '.join(target.formats)}.")
+        scheme = get_scheme(self.quant or target.default_quant)
+        support = BACKENDS.get(fmt).supports("", scheme)
+        if not support.ok:
+            raise UnsupportedError(f"--quant {scheme.name} is not available for --format {fmt}: {support.reason}",
+                                   hint="`edgeslm list quant` shows which schemes each format runs.")
+        if self.max_seq_len < 16:
+            raise UserError(f"--max-seq-len must be at least 16, got {self.max_seq_len}")
+        if self.verify_decode_tokens < 0:
+            raise UserError(f"--verify-tokens must be >= 0, got {self.verify_decode_tokens}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads must be >= 1, got {self.threads}")
+        if self.adapter is not None and not Path(self.adapter).is_dir():
+            raise UserError(f"adapter folder {self.adapter} does not exist",
+                            hint="--adapter takes the folder of a PEFT LoRA adapter (adapter_config.json).")
+        object.__setattr__(self, "format", fmt)
+        object.__setattr__(self, "quant", scheme.name)
+        object.__setattr__(self, "output", Path(self.output))

@@ -1,0 +1,118 @@
+"""The export pipeline: load -> adapt -> quantize + lower -> verify -> package, each stage timed.
+
+Stages hand each other new objects (the HF model is never edited: adapt builds a new module), and only the
+final bundle crosses to disk, atomically. Verification failures are errors with numbers; the bundle is
+not published unless --keep-unverified asks for it (then marked unverified, and the exit code still says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeslm.backends import BACKENDS
+from edgeslm.bundle.manifest import write_manifest
+from edgeslm.bundle.writer import check_destination, publish, staging_folder
+from edgeslm.errors import UnsupportedError, VerificationError
+from edgeslm.fit import ModelFacts, estimate, require_fit
+from edgeslm.model.adapt import adapt
+from edgeslm.pipeline.config import ExportConfig
+from edgeslm.pipeline.generation import write_generation
+from edgeslm.pipeline.progress import StageLog
+from edgeslm.quant import get_scheme
+from edgeslm.sources.load import load_config, load_model, prepare_folder
+from edgeslm.sources.resolve import resolve
+from edgeslm.targets import get_target
+from edgeslm.verify.check import judge
+from edgeslm.verify.metrics import measure
+from edgeslm.verify.prompts import VERIFY_PROMPTS
+from edgeslm.verify.reference import record_reference
+from edgeslm.verify.thresholds import tolerance_for
+
+
+@dataclass
+class ExportResult:
+    bundle: Path
+    manifest: dict
+    verified: bool
+
+
+def _max_positions(config, requested: int) -> int:
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return min(requested, limit) if limit else requested
+
+
+def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
+    target = get_target(cfg.target)
+    scheme = get_scheme(cfg.quant)
+    backend = BACKENDS.get(cfg.format)
+    check_destination(cfg.output, cfg.force)
+
+    with log.stage("resolve", "checking the model source and the fit on the target"):
+        source = prepare_folder(resolve(cfg.model, cfg.allow_pickle), cfg.allow_pickle)
+        config = load_config(source, cfg.trust_remote_code)
+        max_positions = _max_positions(config, cfg.max_seq_len)
+        fit = estimate(ModelFacts.from_hf_config(config), scheme, max_positions)
+        verdict = require_fit(fit, target, source.label, scheme.name)
+
+    with log.stage("load", f"{source.label}"):
+        loaded = load_model(source, config, cfg.trust_remote_code, cfg.adapter)
+        references = record_reference(loaded.model, loaded.tokenizer, VERIFY_PROMPTS, cfg.verify_decode_tokens,
+                                      max_positions)
+
+    with log.stage("adapt", f"{config.model_type} -> edgeslm decoder, KV cache, fused attention"):
+        decoder = adapt(loaded.model, max_positions)
+
+    with staging_folder(cfg.output) as stage:
+        context = {"gguf_path": source.gguf_file if cfg.carry_gguf_grid else None}
+        with log.stage("lower", f"{cfg.format} {scheme.name}"):
+            artifact = backend.lower(decoder, scheme, stage, context)
+        if cfg.strict and artifact.fallbacks:
+            raise UnsupportedError(
+                f"{len(artifact.fallbacks)} fallback(s) under --strict: "
+                + "; ".join(f"{f['what']}: {f['reason']}" for f in artifact.fallbacks[:3]),
+                hint="Drop --strict to accept them (each is recorded in the manifest).")
+        for fallback in artifact.fallbacks[:5]:
+            log.note(f"fallback: {fallback['what']}: {fallback['reason']}")
+
+        with log.stage("verify", f"{len(references)} prompts + {cfg.verify_decode_tokens} decode steps each"):
+            metrics = measure(backend.runner(stage, artifact.io, cfg.threads), references)
+            tol = tolerance_for(scheme.name)
+            outcome = judge(metrics, tol)
+
+        with log.stage("package", "tokenizer, generation settings, manifest"):
+            loaded.tokenizer.save_pretrained(stage)
+            generation = write_generation(stage, loaded.model, loaded.tokenizer, max_positions)
+            body = {
+                "verified": outcome.passed,
+                "source": vars(loaded.source),
+                "arch": {"model_type": config.model_type, "spec": vars(decoder.spec)},
+                "target": {"name": target.name, "reference_device": target.reference_device},
+                "format": cfg.format,
+                "quant": {"scheme": vars(scheme), "native": artifact.quant},
+                "io": artifact.io,
+                "kernels": artifact.kernels,
+                "fallbacks": artifact.fallbacks,
+                "generation": generation,
+                "fit": {"estimate": vars(fit), "verdict": vars(verdict)},
+                "verify": {"passed": outcome.passed, "failures": list(outcome.failures), "metrics": metrics.to_dict(),
+                           "tolerance": vars(tol), "prompts": list(VERIFY_PROMPTS), "runtime": "host " + cfg.format},
+                "stage_seconds": dict(log.timings),
+                "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
+            }
+            manifest = write_manifest(stage, body)
+        if not outcome.passed and not cfg.keep_unverified:
+            raise _verification_error(outcome.failures, metrics, scheme.name)
+        publish(stage, cfg.output, cfg.force)
+    if not outcome.passed:
+        raise _verification_error(outcome.failures, metrics, scheme.name, kept=cfg.output)
+    return ExportResult(cfg.output, manifest, outcome.passed)
+
+
+def _verification_error(failures, metrics, scheme: str, kept: Path | None = None) -> VerificationError:
+    where = (f"The bundle was kept at {kept}, marked unverified in its manifest." if kept else
+             "No bundle was written; --keep-unverified writes it marked unverified.")
+    return VerificationError(
+        f"the {scheme} export drifted from the full-precision model: " + "; ".join(failures),
+        hint=f"Try a higher-precision --quant (int8 or fp32) or a source with float weights. {where}",
+        details={"metrics": metrics.to_dict(), "scheme": scheme})

@@ -1,0 +1,126 @@
+"""The load stage: a resolved source becomes a float PyTorch model + tokenizer + provenance."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from edgeslm.archs import ARCHS
+from edgeslm.errors import UnsupportedError, UserError
+from edgeslm.sources.resolve import ResolvedSource, check_gguf, check_hf_folder
+
+
+@dataclass
+class SourceInfo:
+    kind: str
+    label: str
+    hub_id: str | None
+    revision: str | None
+    path: str | None
+    files: list[dict] = field(default_factory=list)  # {"name", "sha256", "bytes"}
+    gguf_types: dict[str, int] = field(default_factory=dict)  # source quant types (tensor counts)
+    adapter: dict | None = None
+    catalog_id: str | None = None
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    config: object
+    source: SourceInfo
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_records(paths: list[Path], root: Path) -> list[dict]:
+    return [{"name": str(p.relative_to(root)), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(paths) if p.is_file()]
+
+
+def supported_arch(model_type: str) -> None:
+    if model_type not in ARCHS:
+        raise UnsupportedError(
+            f"architecture {model_type!r} is not supported",
+            hint="Supported architectures: " + ", ".join(ARCHS.names()) + ". `edgeslm list archs` describes them.")
+
+
+def load_config(src: ResolvedSource, trust_remote_code: bool):
+    """The config alone (no weights): for the fit check and the architecture check before loading."""
+    from transformers import AutoConfig
+
+    try:
+        if src.gguf_file is not None:
+            config = AutoConfig.from_pretrained(src.path.parent, gguf_file=src.path.name)
+        else:
+            config = AutoConfig.from_pretrained(src.path, trust_remote_code=trust_remote_code)
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise UserError(f"{src.label} needs custom code from the model repository to load",
+                            hint="Review the repository's code, then pass --trust-remote-code.") from None
+        raise UnsupportedError(f"cannot read the config of {src.label}: {exc}",
+                               hint="`edgeslm list archs` lists the supported architectures.") from None
+    supported_arch(config.model_type)
+    return config
+
+
+def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Path | None) -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if src.gguf_file is not None:
+        reader = check_gguf(src.path)
+        types = Counter(t.tensor_type.name for t in reader.tensors)
+        kwargs = {"gguf_file": src.path.name}
+        root, files = src.path.parent, [src.path]
+    else:
+        types, kwargs, root = Counter(), {"trust_remote_code": trust_remote_code}, src.path
+        files = [p for p in src.path.iterdir() if p.is_file()]
+    location = src.path.parent if src.gguf_file is not None else src.path
+    try:
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise UserError(f"could not load {src.label}: {type(exc).__name__}: {str(exc)[:300]}",
+                        hint="Check that the folder holds a complete model (config, weights, tokenizer).") from None
+    info = SourceInfo(kind=src.kind, label=src.label, hub_id=src.hub_id,
+                      revision=src.path.name if src.kind == "hub" else None, path=str(src.path),
+                      files=file_records(files, root), gguf_types=dict(types),
+                      catalog_id=src.catalog.id if src.catalog else None)
+    if adapter is not None:
+        model, info.adapter = merge_adapter(model, adapter)
+    return LoadedModel(model.eval(), tokenizer, config, info)
+
+
+def merge_adapter(model, adapter: Path):
+    """Merge a PEFT LoRA adapter into the base weights (MentalQLM, TinyLlama-Medical, MedAlpaca-LoRA ship so)."""
+    from peft import PeftModel
+
+    if not (adapter / "adapter_config.json").is_file():
+        raise UserError(f"{adapter} is not a PEFT adapter folder: no adapter_config.json",
+                        hint="Pass the folder written by peft's save_pretrained.")
+    weights = list(adapter.glob("adapter_model.safetensors"))
+    if not weights:
+        raise UserError(f"{adapter} has no adapter_model.safetensors", hint="Save the adapter with safetensors.")
+    merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    return merged, {"path": str(adapter), "files": file_records(list(adapter.iterdir()), adapter)}
+
+
+def prepare_folder(src: ResolvedSource, allow_pickle: bool) -> ResolvedSource:
+    """A hub id becomes a local snapshot folder (checked like any other folder)."""
+    if src.kind != "hub":
+        return src
+    from edgeslm.sources.hub import download
+
+    folder, _revision = download(src.hub_id)
+    check_hf_folder(folder, allow_pickle)
+    return ResolvedSource("hub", src.label, folder, hub_id=src.hub_id, catalog=src.catalog)
