@@ -49,7 +49,13 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
     check_destination(cfg.output, cfg.force)
 
     with log.stage("resolve", "checking the model source and the fit on the target"):
-        source = prepare_folder(resolve(cfg.model, cfg.allow_pickle), cfg.allow_pickle)
+        source = resolve(cfg.model, cfg.allow_pickle)
+        if source.path is None and source.catalog is not None:
+            # A catalog model is checked against the target from its recorded facts, before any download.
+            facts = ModelFacts.from_catalog(source.catalog)
+            require_fit(estimate(facts, scheme, min(cfg.max_seq_len, facts.max_context)), target,
+                        source.label, scheme.name)
+        source = prepare_folder(source, cfg.allow_pickle)
         config = load_config(source, cfg.trust_remote_code)
         max_positions = _max_positions(config, cfg.max_seq_len)
         fit = estimate(ModelFacts.from_hf_config(config), scheme, max_positions)

@@ -240,7 +240,7 @@ def permute_rows(w: NBitsWeight, index: np.ndarray) -> NBitsWeight:
 
 # ------------------------------------------------------------------------------------------- graph
 
-class _Graph:
+class GraphEditor:
     """Small helpers to add initializers/nodes with stable, unique names."""
 
     def __init__(self, model: onnx.ModelProto):
@@ -263,7 +263,7 @@ class _Graph:
         return name
 
 
-def _matmulnbits_nodes(G: _Graph, x: str, y: str, w: NBitsWeight, prefix: str, q4_1_mode: str,
+def _matmulnbits_nodes(G: GraphEditor, x: str, y: str, w: NBitsWeight, prefix: str, q4_1_mode: str,
                        accuracy_level: int) -> list[onnx.NodeProto]:
     kb = w.k_blocks
     attrs = dict(K=w.K, N=w.N, bits=w.bits, block_size=w.block_size, accuracy_level=accuracy_level)
@@ -296,7 +296,7 @@ def _matmulnbits_nodes(G: _Graph, x: str, y: str, w: NBitsWeight, prefix: str, q
     return nodes
 
 
-def _gather_nodes(G: _Graph, node: onnx.NodeProto, w: NBitsWeight, prefix: str) -> list[onnx.NodeProto]:
+def gather_nodes(G: GraphEditor, node: onnx.NodeProto, w: NBitsWeight, prefix: str) -> list[onnx.NodeProto]:
     kb = w.k_blocks
     D = G.init(w.packed.reshape(w.N, w.K), f"{prefix}.qweight")  # 8-bit: one byte per element
     S = G.init(w.scales.reshape(w.N, kb), f"{prefix}.scales")
@@ -352,7 +352,7 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
 
     new = onnx.ModelProto()
     new.CopyFrom(model)  # never edit what an earlier stage produced
-    G = _Graph(new)
+    G = GraphEditor(new)
     inits = {i.name: i for i in new.graph.initializer}
     consumers: dict[str, list[int]] = {}  # initializer name -> indices of the nodes reading it
     graph_nodes = list(new.graph.node)
@@ -416,7 +416,7 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
         prefix = onnx_name.removesuffix("_t").removesuffix(".weight")
         at = consumers[onnx_name][0]
         if is_embed:
-            replace[at] = _gather_nodes(G, node, w, prefix)
+            replace[at] = gather_nodes(G, node, w, prefix)
             op = "GatherBlockQuantized"
         else:
             replace[at] = _matmulnbits_nodes(G, node.input[0], node.output[0], w, prefix, q4_1_mode, accuracy_level)

@@ -64,9 +64,10 @@ def lower_to_onnx(decoder: EdgeDecoder, path: Path) -> tuple[onnx.ModelProto, di
     model = decoder.with_kernel(kernel)
     spec = decoder.spec
     inputs, outputs = io_names(spec.layers)
-    ids = torch.zeros(1, 4, dtype=torch.long)
-    mask = torch.ones(1, 4, dtype=torch.long)
-    past = decoder.empty_cache()
+    # Example sizes all distinct (S=3, P=2, T=5) so the exporter cannot merge the dynamic dims.
+    ids = torch.zeros(1, 3, dtype=torch.long)
+    mask = torch.ones(1, 5, dtype=torch.long)
+    past = [torch.zeros(1, spec.kv_heads, 2, spec.head_dim) for _ in range(2 * spec.layers)]
     seq = torch.export.Dim("sequence_length", min=1, max=spec.max_positions)
     total = torch.export.Dim("total_sequence_length", min=1, max=spec.max_positions)
     past_len = torch.export.Dim("past_sequence_length", min=0, max=spec.max_positions)

@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny random models per architecture, and exports shared between tests (each export costs
+seconds of torch.onnx time; the matrix shares them instead of redoing them)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny import save_tiny_model  # noqa: E402
+
+from edgeslm.archs import ARCHS  # noqa: E402
+
+ARCH_NAMES = ARCHS.names()
+QUANTS = ["fp32", "int8", "int4"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """tiny_model_dir(arch) -> a saved HF folder (config, safetensors, tokenizer) for that architecture."""
+    made: dict[str, Path] = {}
+
+    def make(arch: str) -> Path:
+        if arch not in made:
+            made[arch] = save_tiny_model(ARCHS.get(arch).tiny_config(), tmp_path_factory.mktemp(f"tiny-{arch}"))
+        return made[arch]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def exported(tiny_model_dir, tmp_path_factory):
+    """exported(arch, quant) -> ExportResult of the tiny model on target linux (cached per session)."""
+    from edgeslm.pipeline.config import ExportConfig
+    from edgeslm.pipeline.export import run_export
+    from edgeslm.pipeline.progress import StageLog
+
+    done: dict = {}
+
+    def make(arch: str, quant: str):
+        key = (arch, quant)
+        if key not in done:
+            out = tmp_path_factory.mktemp(f"bundle-{arch}-{quant}") / "bundle"
+            cfg = ExportConfig(output=out, target="linux", model=str(tiny_model_dir(arch)), quant=quant,
+                               max_seq_len=128)
+            done[key] = run_export(cfg, StageLog(quiet=True))
+        return done[key]
+
+    return make
