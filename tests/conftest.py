@@ -16,6 +16,8 @@ from edgeslm.archs import ARCHS  # noqa: E402
 
 ARCH_NAMES = ARCHS.names()
 QUANTS = ["fp32", "int8", "int4"]
+# Briefly trained tiny models: peaked next-token distributions like real models (see tiny.fit_briefly).
+TRAIN_STEPS = 60
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +27,8 @@ def tiny_model_dir(tmp_path_factory):
 
     def make(arch: str) -> Path:
         if arch not in made:
-            made[arch] = save_tiny_model(ARCHS.get(arch).tiny_config(), tmp_path_factory.mktemp(f"tiny-{arch}"))
+            made[arch] = save_tiny_model(ARCHS.get(arch).tiny_config(), tmp_path_factory.mktemp(f"tiny-{arch}"),
+                                         train_steps=TRAIN_STEPS)
         return made[arch]
 
     return make

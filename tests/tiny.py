@@ -33,13 +33,31 @@ def tiny_tokenizer(vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>")
 
 
-def save_tiny_model(config, folder: Path, seed: int = 0) -> Path:
+def fit_briefly(model, tokenizer, steps: int) -> None:
+    """A few Adam steps on the corpus: random weights give near-uniform logits, where argmax agreement is
+    a coin toss; a briefly trained model has the peaked next-token distributions real models have."""
+    ids = [torch.tensor([tokenizer(t).input_ids]) for t in CORPUS]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for step in range(steps):
+        batch = ids[step % len(ids)]
+        loss = model(batch, labels=batch).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
+def save_tiny_model(config, folder: Path, seed: int = 0, train_steps: int = 0) -> Path:
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
     config.bos_token_id, config.eos_token_id, config.pad_token_id = 1, 2, None
     model = AutoModelForCausalLM.from_config(config).eval()
+    tokenizer = tiny_tokenizer(config.vocab_size)
+    if train_steps:
+        fit_briefly(model, tokenizer, train_steps)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
-    tiny_tokenizer(config.vocab_size).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder

