@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from edgeslm.model.decoder import EdgeDecoder
 from edgeslm.quant import QuantScheme
+
+if TYPE_CHECKING:  # the runners must import without torch (an app-side process loads only onnxruntime)
+    from edgeslm.model.decoder import EdgeDecoder
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,6 @@ class Backend(Protocol):
 
     def supports(self, model_type: str, scheme: QuantScheme) -> Support: ...
 
-    def lower(self, decoder: EdgeDecoder, scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact: ...
+    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact: ...
 
     def runner(self, bundle_dir: Path, io: dict, threads: int | None = None) -> Runner: ...

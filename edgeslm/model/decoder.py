@@ -60,9 +60,11 @@ class Norm(nn.Module):
     def forward(self, x):
         if self.kind == "layer":
             return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
-        # RMSNorm in float32, as every HF implementation does, then back to the activation dtype.
+        # RMSNorm in float32, as every HF implementation does, then back to the activation dtype. Written as
+        # x / sqrt(mean(x^2) + eps): the pattern onnxruntime fuses into (Skip)SimplifiedLayerNormalization
+        # (rsqrt exports as Reciprocal(Sqrt), which its fusion does not match: 5 ops per norm stay unfused).
         xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        xf = xf / torch.sqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
         return (xf * self.weight.float()).to(x.dtype)
 
 

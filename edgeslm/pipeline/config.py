@@ -8,7 +8,7 @@ from pathlib import Path
 from edgeslm.backends import BACKENDS
 from edgeslm.errors import UnsupportedError, UserError
 from edgeslm.quant import get_scheme
-from edgeslm.targets import get_target
+from edgeslm.targets import KNOWN_FORMATS, get_target
 
 DEFAULT_MAX_SEQ_LEN = 2048
 DEFAULT_DECODE_TOKENS = 16
@@ -35,11 +35,15 @@ class ExportConfig:
     def __post_init__(self) -> None:
         target = get_target(self.target)
         fmt = self.format or target.default_format
-        if fmt not in BACKENDS:
+        if fmt not in KNOWN_FORMATS:
             BACKENDS.get(fmt)  # raises the did-you-mean error
         if fmt not in target.formats:
             raise UnsupportedError(f"target {target.name} does not run the {fmt} format",
                                    hint=f"{target.name} runs: {', '.join(target.formats)}.")
+        if fmt not in BACKENDS:
+            raise UnsupportedError(f"the {fmt} backend is not built into this edgeslm version yet",
+                                   hint=f"Available formats: {', '.join(BACKENDS.names())}"
+                                        f"{' (--target android or linux)' if target.name == 'ios' else ''}.")
         scheme = get_scheme(self.quant or target.default_quant)
         support = BACKENDS.get(fmt).supports("", scheme)
         if not support.ok:

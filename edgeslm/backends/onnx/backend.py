@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
 
 from edgeslm.backends.base import LoweredArtifact, Support
-from edgeslm.backends.onnx.lower import io_layout, lower_to_onnx
-from edgeslm.backends.onnx.quantize import quantize
 from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
-from edgeslm.model.decoder import EdgeDecoder
 from edgeslm.quant import QuantScheme
+
+if TYPE_CHECKING:  # lowering needs torch; running a bundle must not import it
+    from edgeslm.model.decoder import EdgeDecoder
 
 SUPPORTED_QUANT = ("fp32", "int8", "int4")
 CARRY_ARCHS = ("llama",)  # GGUF tensor maps in gguf_carry.py
@@ -53,11 +54,11 @@ def _count_types(carried: dict) -> dict[str, int]:
     return out
 
 
-def carry_gguf_grid(model: onnx.ModelProto, gguf_path: Path, decoder: EdgeDecoder):
+def carry_gguf_grid(model: onnx.ModelProto, gguf_path: Path, decoder: "EdgeDecoder", exclude=()):
     from edgeslm.backends.onnx.gguf_carry import carry_over
 
     return carry_over(model, gguf_path, arch=decoder.spec.model_type, n_heads=decoder.spec.heads,
-                      n_kv_heads=decoder.spec.kv_heads)
+                      n_kv_heads=decoder.spec.kv_heads, exclude=tuple(exclude))
 
 
 class OnnxBackend:
@@ -70,7 +71,10 @@ class OnnxBackend:
                                   "has no CPU kernel for the fused attention in onnxruntime")
         return Support(True)
 
-    def lower(self, decoder: EdgeDecoder, scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
+    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
+        from edgeslm.backends.onnx.lower import io_layout, lower_to_onnx
+        from edgeslm.backends.onnx.quantize import quantize
+
         model, kernel_fallbacks = lower_to_onnx(decoder, out_dir / MODEL_FILE)
         fallbacks = [{"what": "attention rotary", "reason": why} for why in kernel_fallbacks.values()]
         carried = None
@@ -79,7 +83,7 @@ class OnnxBackend:
             fallbacks.append({"what": "GGUF quantization grid", "reason": f"no GGUF tensor map for "
                               f"{decoder.spec.model_type} (have: {', '.join(CARRY_ARCHS)}); re-quantized, rounding twice"})
         elif gguf_source:
-            carried = carry_gguf_grid(model, Path(context["gguf_path"]), decoder)
+            carried = carry_gguf_grid(model, Path(context["gguf_path"]), decoder, context.get("carry_exclude", ()))
             model = carried.model
             fallbacks += [{"what": f"initializer {name}", "reason": f"GGUF {gtype} block not carried over ({why}); "
                            f"re-quantized from the dequantized weights"}

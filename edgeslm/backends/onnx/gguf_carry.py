@@ -313,13 +313,14 @@ def _gguf_meta(reader, key: str):
 
 def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: int | None = None,
                n_kv_heads: int | None = None, *, q4_1_mode: str = "int_zp_residual",
-               accuracy_level: int = 4) -> CarryReport:
+               accuracy_level: int = 4, exclude: tuple[str, ...] = ()) -> CarryReport:
     """Replace float weights of an exported decoder by the GGUF's own blocks; return a new model.
 
     Rewrites ``MatMul(x, layers.{i}.{proj}.weight_t)`` and ``MatMul(x, lm_head.weight_t)`` into
     MatMulNBits and ``Gather(embed.weight, ids)`` into GatherBlockQuantized (8-bit, Q8_0 only) when the
     matching GGUF tensor is Q4_0 / Q4_1 / Q8_0. Everything else is listed in ``left_over`` with a reason.
     ``n_heads`` / ``n_kv_heads`` default to the GGUF metadata; passing values that disagree is an error.
+    ``exclude`` names ONNX initializers the caller quantizes itself (listed in ``left_over``).
     """
     import gguf
 
@@ -388,6 +389,9 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
                             hint="the ONNX model and the GGUF must come from the same checkpoint")
         t = tensors[gname]
         tname = t.tensor_type.name
+        if onnx_name in exclude:
+            report.left_over[onnx_name] = (gname, tname, "excluded by the caller")
+            continue
         if tname not in CARRIED_TYPES:
             why = ("not block-quantized in the GGUF; nothing to carry" if tname in ("F32", "F16", "BF16")
                    else f"{tname} blocks have no exact MatMulNBits/GatherBlockQuantized layout")
