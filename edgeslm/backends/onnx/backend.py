@@ -9,6 +9,7 @@ import onnx
 
 from edgeslm.backends.base import LoweredArtifact, Support
 from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
+from edgeslm.backends.onnx.tied_tables import share_tied_tables
 from edgeslm.quant import QuantScheme
 
 if TYPE_CHECKING:  # lowering needs torch; running a bundle must not import it
@@ -94,7 +95,9 @@ class OnnxBackend:
                 if n.op_type == "MatMul" and len(n.input) > 1 and not n.input[1].endswith(".weight_t")]
         model, native = quantize(model, scheme, skip)
         if carried is not None:
+            model, shared = share_tied_tables(model)
             native["gguf_carry_over"] = {
+                "tied_table_stored_once": shared,
                 "carried": len(carried.carried),
                 "left_over": len(carried.left_over),
                 "by_type": _count_types(carried.carried),
