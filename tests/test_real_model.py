@@ -37,7 +37,9 @@ def test_default_export_verifies_and_answers(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kernels"]["fused_attention"] == 30
     carry = manifest["quant"]["native"]["gguf_carry_over"]
-    assert carry["carried"] == 211 and carry["left_over"] == 0  # every Q4_1/Q8_0 block kept, none re-rounded
+    # 210 Q4_1 layer weights + the Q8_0 embedding and its tied lm_head: every block kept, none re-rounded
+    assert carry["carried"] == 212 and carry["left_over"] == 0
+    assert carry["tied_table_stored_once"] is True
     assert manifest["verify"]["metrics"]["prompt_top1"] >= 0.9
     assert manifest["source"]["gguf_types"]["Q4_1"] == 210
 

@@ -28,9 +28,11 @@ def op_counts(model: onnx.ModelProto) -> dict[str, int]:
 
 
 def float_weights(model: onnx.ModelProto, min_elements: int = 4096) -> list[str]:
-    """Float weights still feeding a MatMul or a Gather after quantization: each is a fallback to record."""
+    """The model's own weights (`*.weight_t` MatMul inputs, `*.weight` tables) still float after quantization:
+    each is a fallback to record. Helper tensors added by the GGUF carry-over are exact and not counted."""
     floats = {i.name for i in model.graph.initializer
-              if i.data_type == onnx.TensorProto.FLOAT and _numel(i.dims) >= min_elements}
+              if i.data_type == onnx.TensorProto.FLOAT and _numel(i.dims) >= min_elements
+              and i.name.endswith((".weight_t", ".weight"))}
     used = set()
     for node in model.graph.node:
         if node.op_type == "MatMul" and len(node.input) > 1:
