@@ -63,3 +63,10 @@ def test_partial_rotary_fallback_is_recorded(tiny_model_dir, tmp_path):
     fallbacks = result.manifest["fallbacks"]
     assert any(f["what"] == "attention rotary" and "multiple of 8" in f["reason"] for f in fallbacks)
     assert result.manifest["verify"]["metrics"]["max_abs_logit"] < 1e-4
+
+    from edgeslm.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="under --strict"):  # --strict turns the fallback into an error
+        run_export(ExportConfig(output=tmp_path / "s", target="linux", model=str(folder), quant="fp32",
+                                max_seq_len=64, strict=True), StageLog(quiet=True))
+    assert not (tmp_path / "s").exists()

@@ -80,6 +80,8 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
                 hint="Drop --strict to accept them (each is recorded in the manifest).")
         for fallback in artifact.fallbacks[:5]:
             log.note(f"fallback: {fallback['what']}: {fallback['reason']}")
+        if len(artifact.fallbacks) > 5:
+            log.note(f"... and {len(artifact.fallbacks) - 5} more fallbacks, all listed in manifest.json")
 
         with log.stage("verify", f"{len(references)} prompts + {cfg.verify_decode_tokens} decode steps each"):
             metrics = measure(backend.runner(stage, artifact.io, cfg.threads), references)
