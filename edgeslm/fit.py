@@ -205,7 +205,7 @@ def _matmul_bytes(params: int, out_channels: int, scheme: QuantScheme, block_axi
     return math.ceil(params * scheme.weight_bits / 8) + FP32 * blocks
 
 
-def _table_bytes(facts: ModelFacts, scheme: QuantScheme) -> int:
+def table_bytes(facts: ModelFacts, scheme: QuantScheme) -> int:
     """Bytes for one vocab x hidden table (embedding or lm_head)."""
     n = facts.vocab * facts.hidden
     if scheme.is_float:
@@ -228,9 +228,9 @@ def estimate(facts: ModelFacts, scheme: QuantScheme, max_seq_len: int, untie_lm_
                         hint=f"Use --max-seq-len {facts.max_context} or less.")
     channels = facts.linear_out_channels or facts.linear_params // facts.hidden
     weights = _matmul_bytes(facts.linear_params, channels, scheme)
-    weights += _table_bytes(facts, scheme)  # embedding
+    weights += table_bytes(facts, scheme)  # embedding
     if facts.lm_head_params or (facts.tie_word_embeddings and untie_lm_head):
-        weights += _table_bytes(facts, scheme)
+        weights += table_bytes(facts, scheme)
     weights += FP32 * facts.other_params
 
     bundle = weights + TOKENIZER_BYTES_PER_VOCAB_ENTRY * facts.vocab + BUNDLE_FIXED_BYTES

@@ -1,0 +1,87 @@
+"""`edgeslm profile` on the host: integrity check, a separate worker process, energy, reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeslm.bundle.manifest import check_files, read_manifest
+from edgeslm.errors import InternalError, UnsupportedError, UserError
+from edgeslm.profile import energy
+from edgeslm.profile.summary import summarize
+from edgeslm.targets import get_target
+
+HOST_FORMATS = {"onnx": "onnxruntime"}
+
+
+@dataclass(frozen=True)
+class ProfileSpec:
+    bundle: Path
+    runs: int = 3
+    warmup: int = 1
+    prompt_len: int = 128
+    gen_len: int = 64
+    threads: int | None = None
+    grid_g_per_kwh: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("runs", "prompt_len", "gen_len"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.warmup < 0:
+            raise UserError(f"--warmup must be >= 0, got {self.warmup}")
+
+
+def check_bundle(bundle: Path) -> dict:
+    manifest = read_manifest(bundle)
+    if bad := check_files(bundle, manifest):
+        raise UserError(f"bundle {bundle} does not match its manifest: {', '.join(bad[:5])} changed or missing",
+                        hint="Re-export the bundle; profiling a modified bundle would not describe the verified one.")
+    fmt = manifest["format"]
+    if fmt not in HOST_FORMATS:
+        raise UnsupportedError(f"no host runtime for {fmt} bundles here",
+                               hint=f"Host profiling runs: {', '.join(HOST_FORMATS)}.")
+    limit = manifest["generation"]["max_positions"]
+    return manifest | {"_limit": limit}
+
+
+def profile_on_host(spec: ProfileSpec) -> dict:
+    manifest = check_bundle(spec.bundle)
+    if spec.prompt_len + spec.gen_len > manifest["_limit"]:
+        raise UserError(f"prompt {spec.prompt_len} + answer {spec.gen_len} tokens exceed the bundle's "
+                        f"{manifest['_limit']} positions", hint="Lower --prompt-len / --gen-len.")
+    counters = energy.rapl_domains()
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "raw.json"
+        spec_file.write_text(json.dumps({"bundle": str(spec.bundle.resolve()), "runs": spec.runs,
+                                         "warmup": spec.warmup, "prompt_len": spec.prompt_len,
+                                         "gen_len": spec.gen_len, "threads": spec.threads}))
+        before = energy.read_rapl_uj(counters) if counters else None
+        proc = subprocess.run([sys.executable, "-m", "edgeslm.profile.worker", str(spec_file), str(out_file)],
+                              capture_output=True, text=True)
+        after = energy.read_rapl_uj(counters) if counters else None
+        if proc.returncode != 0:
+            raise InternalError(f"the profiling worker failed (exit {proc.returncode}): {proc.stderr[-500:]}",
+                                hint="Rerun with --debug; the worker's stderr is above.")
+        raw = json.loads(out_file.read_text())
+    prefill = sum(r["prefill_s"] for r in raw["runs"]) / len(raw["runs"])
+    decode = sum(sum(r["decode_latencies_s"]) for r in raw["runs"]) / (len(raw["runs"]) * spec.gen_len)
+    if before is not None and after is not None and after > before:
+        # The counter also covers load and warm-up: scale by the timed share of the worker's busy time.
+        timed = len(raw["runs"]) * (prefill + decode * spec.gen_len)
+        busy = timed + raw["load_s"] + spec.warmup * (prefill + decode * spec.gen_len)
+        joules = (after - before) / 1e6 * timed / busy
+        report = energy.measured(joules, prefill / (prefill + decode * spec.gen_len), raw["prompt_len"],
+                                 spec.gen_len, len(raw["runs"]), spec.grid_g_per_kwh)
+    else:
+        target = get_target(manifest["target"]["name"])
+        report = energy.estimate(prefill, decode, raw["prompt_len"], spec.gen_len, target.power.active_w,
+                                 f"targets/{target.name}.toml power.active_w = {target.power.active_w} W "
+                                 f"({target.power.source}); no readable energy counter on this host",
+                                 spec.grid_g_per_kwh)
+    size = sum(f["bytes"] for f in manifest["files"])
+    return summarize(raw, manifest, size, report)

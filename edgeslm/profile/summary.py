@@ -1,0 +1,73 @@
+"""Turn the worker's raw timings into the profile (versioned schema) and its Markdown report."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from edgeslm.profile.energy import EnergyReport
+
+PROFILE_SCHEMA_VERSION = 1
+
+
+def _stats(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values)}
+
+
+def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport) -> dict:
+    runs = raw["runs"]
+    prompt_len, gen_len = raw["prompt_len"], raw["gen_len"]
+    prefill = [r["prefill_s"] for r in runs]
+    decode_rates = [len(r["decode_latencies_s"]) / sum(r["decode_latencies_s"]) for r in runs]
+    per_token_ms = [1000 * statistics.fmean(step) for step in zip(*(r["decode_latencies_s"] for r in runs))]
+    return {
+        "schema_version": PROFILE_SCHEMA_VERSION,
+        "bundle": {"format": manifest["format"], "quant": manifest["quant"]["scheme"]["name"],
+                   "target": manifest["target"]["name"], "model": manifest["source"]["label"],
+                   "size_mb": bundle_bytes / 2**20, "verified": manifest.get("verified")},
+        "device": {"where": "host", **raw["host"]},
+        "settings": {"runs": len(runs), "prompt_len": prompt_len, "gen_len": gen_len, "threads": raw["threads"]},
+        "load_s": raw["load_s"],
+        "time_to_first_token_s": _stats(prefill),
+        "prefill_tok_per_s": _stats([prompt_len / p for p in prefill]),
+        "decode_tok_per_s": _stats(decode_rates),
+        "decode_latency_ms_per_token": per_token_ms,
+        "peak_rss_mb": raw["peak_rss_mb"],
+        "energy": energy.to_dict(),
+    }
+
+
+def markdown(profile: dict) -> str:
+    b, s, e = profile["bundle"], profile["settings"], profile["energy"]
+    ttft, pre, dec = profile["time_to_first_token_s"], profile["prefill_tok_per_s"], profile["decode_tok_per_s"]
+    lines = [
+        f"# Profile: {b['model']} ({b['format']} {b['quant']}, target {b['target']})",
+        "",
+        f"Measured on this host ({profile['device']['cpu']}, {s['threads'] or 'all'} threads), {s['runs']} runs, "
+        f"prompt {s['prompt_len']} tokens, answer {s['gen_len']} tokens.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| load | {profile['load_s']:.2f} s |",
+        f"| time to first token | {ttft['mean'] * 1000:.0f} ± {ttft['sd'] * 1000:.0f} ms |",
+        f"| prefill | {pre['mean']:.1f} ± {pre['sd']:.1f} tok/s |",
+        f"| decode | {dec['mean']:.1f} ± {dec['sd']:.1f} tok/s |",
+        f"| peak RSS | {profile['peak_rss_mb']:.0f} MB |",
+        f"| bundle size | {b['size_mb']:.1f} MiB |",
+        f"| energy per answer ({e['kind']}) | {e['j_per_answer']:.2f} J |",
+        f"| decode energy ({e['kind']}) | {e['decode_j_per_token'] * 1000:.1f} mJ/token, {e['tokens_per_j']:.1f} tokens/J |",
+    ]
+    if e["co2e_g_per_answer"] is not None:
+        lines.append(f"| CO2e per answer ({e['kind']}, your grid intensity) | {e['co2e_g_per_answer']:.4f} g |")
+    lines += ["", f"Energy is **{e['kind']}**: {e['method']}. Source: {e['source']}.", ""]
+    return "\n".join(lines)
+
+
+def write_reports(folder: Path, profile: dict) -> list[Path]:
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "profile.json").write_text(json.dumps(profile, indent=2) + "\n")
+    (folder / "profile.md").write_text(markdown(profile))
+    return [folder / "profile.json", folder / "profile.md"]
