@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 DECODE_BANDWIDTH_EFFICIENCY = 0.5
 # Fraction of the target's peak FP32 FLOP/s a prefill sustains. onnxruntime's MatMulNBits with float
 # activations dequantizes each block and runs an SGEMM-like kernel; such kernels sustain 20-50 % of the FMA
-# peak at prompt lengths of 100-1000 tokens. 0.3 is a stated guess, uncalibrated until `edgeslm profile`.
+# peak at prompt lengths of 100-1000 tokens. 0.3 is a stated guess, not yet fitted to `edgeslm profile`.
 PREFILL_COMPUTE_EFFICIENCY = 0.3
 ENERGY_LABEL = "estimated"
 ENERGY_METHOD = "target power figure x predicted busy time"

@@ -45,8 +45,8 @@ def _print_table(plan) -> None:
         f"J/ans: {plan.prompt_len}-token prompt + {plan.gen_len}-token answer.",
         f"facts from the {plan.facts_source}; sizes and RAM from edgeslm.fit (weights + fp32 KV cache at "
         f"{plan.max_seq_len} tokens + activations + runtime overhead).",
-        f"decode: {a['decode']}; efficiency {a['decode_bandwidth_efficiency']} is uncalibrated until "
-        f"`edgeslm profile` exists; bandwidth {a['mem_bandwidth_gbs']} GB/s.",
+        f"decode: {a['decode']}; efficiency {a['decode_bandwidth_efficiency']} is uncalibrated (not yet "
+        f"fitted to `edgeslm profile` measurements); bandwidth {a['mem_bandwidth_gbs']} GB/s.",
         f"TTFT: {a['prefill']}; peak {_fmt(a['peak_gflops'], 'g')} GFLOP/s ({a['peak_gflops_source'] or 'none recorded'})"
         f", efficiency {a['prefill_compute_efficiency']}.",
         f"energy ({ENERGY_LABEL}): {ENERGY_METHOD}; active {a['power_active_w']} W ({a['power_source']}).",
