@@ -19,7 +19,7 @@ def test_export_verifies(exported, arch, quant):
     if quant == "fp32":
         assert metrics["max_abs_logit"] < 1e-4  # the same function as PyTorch
     assert metrics["decode_steps"] > 0 and metrics["prompt_positions"] > 0
-    layers = ARCHS.get(arch).tiny_config().num_hidden_layers
+    layers = ARCHS.get(arch).tiny_config().get_text_config().num_hidden_layers
     assert manifest["kernels"]["fused_attention"] == layers
     ops = manifest["kernels"]["op_counts"]
     if quant != "fp32":

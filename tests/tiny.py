@@ -54,7 +54,7 @@ def save_tiny_model(config, folder: Path, seed: int = 0, train_steps: int = 0) -
     torch.manual_seed(seed)
     config.bos_token_id, config.eos_token_id, config.pad_token_id = 1, 2, None
     model = AutoModelForCausalLM.from_config(config).eval()
-    tokenizer = tiny_tokenizer(config.vocab_size)
+    tokenizer = tiny_tokenizer(config.get_text_config().vocab_size)
     if train_steps:
         fit_briefly(model, tokenizer, train_steps)
     folder.mkdir(parents=True, exist_ok=True)

@@ -6,5 +6,6 @@ from edgeslm.registry import Registry
 
 ARCHS: Registry[Arch] = Registry("architecture", "edgeslm list archs")
 
-for _module in (llama, mistral, qwen2, phi3, gemma3, gpt2, biogpt, phi):
-    ARCHS.add(_module.ARCH.model_type, _module.ARCH)
+for _arch in (llama.ARCH, mistral.ARCH, qwen2.ARCH, phi3.ARCH, gemma3.ARCH, gemma3.MULTIMODAL, gpt2.ARCH,
+              biogpt.ARCH, phi.ARCH):
+    ARCHS.add(_arch.model_type, _arch)

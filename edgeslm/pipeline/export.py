@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeslm.archs import ARCHS
 from edgeslm.backends import BACKENDS
 from edgeslm.bundle.manifest import write_manifest
 from edgeslm.bundle.writer import check_destination, publish, staging_folder
@@ -38,7 +39,8 @@ class ExportResult:
 
 
 def _max_positions(config, requested: int) -> int:
-    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    text = config.get_text_config()
+    limit = getattr(text, "max_position_embeddings", None) or getattr(text, "n_positions", None)
     return min(requested, limit) if limit else requested
 
 
@@ -94,7 +96,8 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
             body = {
                 "verified": outcome.passed,
                 "source": vars(loaded.source),
-                "arch": {"model_type": config.model_type, "spec": vars(decoder.spec)},
+                "arch": {"model_type": config.model_type, "family": ARCHS.get(config.model_type).family,
+                         "spec": vars(decoder.spec)},
                 "target": {"name": target.name, "reference_device": target.reference_device},
                 "format": cfg.format,
                 "quant": {"scheme": vars(scheme), "native": artifact.quant},
