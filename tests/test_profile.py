@@ -11,7 +11,7 @@ def test_profile_writes_reports_with_labelled_energy(exported, tmp_path):
     bundle = exported("llama", "int4").bundle
     out = tmp_path / "prof"
     result = edgeslm("--json", "profile", str(bundle), "--runs", "2", "--warmup", "0", "--prompt-len", "16",
-                     "--gen-len", "8", "--threads", "1", "--grid-intensity", "400", "-o", str(out))
+                     "--gen-len", "8", "--threads", "1", "--grid-intensity", "400", "--ops", "-o", str(out))
     assert result.exit_code == 0, result.output
     profile = json.loads(result.output)["profile"]
     assert profile["schema_version"] == 1 and profile["settings"]["runs"] == 2
@@ -23,6 +23,8 @@ def test_profile_writes_reports_with_labelled_energy(exported, tmp_path):
     if not energy.rapl_domains():
         assert e["kind"] == "estimated" and "no readable energy counter" in e["source"]
     assert e["co2e_g_per_answer"] == e["j_per_answer"] / 3.6e6 * 400
+    ops = {o["op"]: o for o in profile["operators"]}
+    assert {"GroupQueryAttention", "MatMulNBits"} <= set(ops) and ops["GroupQueryAttention"]["calls"] > 0
     assert json.loads((out / "profile.json").read_text()) == profile
     assert e["kind"] in (out / "profile.md").read_text()
 

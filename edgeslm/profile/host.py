@@ -27,6 +27,7 @@ class ProfileSpec:
     gen_len: int = 64
     threads: int | None = None
     grid_g_per_kwh: float | None = None
+    operators: bool = False  # onnxruntime's per-operator profiler (adds a little overhead to every timing)
 
     def __post_init__(self) -> None:
         for name in ("runs", "prompt_len", "gen_len"):
@@ -59,7 +60,8 @@ def profile_on_host(spec: ProfileSpec) -> dict:
         spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "raw.json"
         spec_file.write_text(json.dumps({"bundle": str(spec.bundle.resolve()), "runs": spec.runs,
                                          "warmup": spec.warmup, "prompt_len": spec.prompt_len,
-                                         "gen_len": spec.gen_len, "threads": spec.threads}))
+                                         "gen_len": spec.gen_len, "threads": spec.threads,
+                                         "op_profile_prefix": str(Path(tmp) / "ort") if spec.operators else None}))
         before = energy.read_rapl_uj(counters) if counters else None
         proc = subprocess.run([sys.executable, "-m", "edgeslm.profile.worker", str(spec_file), str(out_file)],
                               capture_output=True, text=True)

@@ -35,6 +35,7 @@ def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport
         "decode_latency_ms_per_token": per_token_ms,
         "peak_rss_mb": raw["peak_rss_mb"],
         "energy": energy.to_dict(),
+        "operators": raw.get("operators", []),
     }
 
 
@@ -61,6 +62,10 @@ def markdown(profile: dict) -> str:
     if e["co2e_g_per_answer"] is not None:
         lines.append(f"| CO2e per answer ({e['kind']}, your grid intensity) | {e['co2e_g_per_answer']:.4f} g |")
     lines += ["", f"Energy is **{e['kind']}**: {e['method']}. Source: {e['source']}.", ""]
+    if profile["operators"]:
+        lines += ["## Top operators (onnxruntime profiler, all runs)", "", "| op | ms | calls | share |", "|---|---:|---:|---:|"]
+        lines += [f"| {o['op']} | {o['ms']:.1f} | {o['calls']} | {100 * o['share']:.1f} % |" for o in profile["operators"]]
+        lines.append("")
     return "\n".join(lines)
 
 

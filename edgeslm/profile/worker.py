@@ -49,12 +49,26 @@ def prompt_tokens(bundle: Path, length: int) -> np.ndarray:
     return np.array((ids * reps)[:length], dtype=np.int64)
 
 
+def operator_table(trace_file: str, top: int = 12) -> list[dict]:
+    """Kernel time per operator type from onnxruntime's profiler trace (Chrome trace JSON)."""
+    totals: dict[str, list[float]] = {}
+    for event in json.loads(Path(trace_file).read_text()):
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            op = event.get("args", {}).get("op_name", "?")
+            entry = totals.setdefault(op, [0.0, 0])
+            entry[0] += event["dur"] / 1000.0
+            entry[1] += 1
+    whole = sum(ms for ms, _ in totals.values()) or 1.0
+    rows = sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]
+    return [{"op": op, "ms": round(ms, 3), "calls": int(n), "share": round(ms / whole, 4)} for op, (ms, n) in rows]
+
+
 def run(spec: dict) -> dict:
     from edgeslm.backends.onnx.runner import OnnxRunner
 
     bundle = Path(spec["bundle"])
     start = time.perf_counter()
-    runner = OnnxRunner(bundle, threads=spec["threads"])
+    runner = OnnxRunner(bundle, threads=spec["threads"], profile_prefix=spec.get("op_profile_prefix"))
     load_s = time.perf_counter() - start
     ids = prompt_tokens(bundle, spec["prompt_len"])
     runs = []
@@ -71,8 +85,10 @@ def run(spec: dict) -> dict:
             latencies.append(time.perf_counter() - t)
         if index >= spec["warmup"]:
             runs.append({"prefill_s": prefill_s, "decode_latencies_s": latencies})
+    operators = operator_table(runner.session.end_profiling()) if spec.get("op_profile_prefix") else []
     return {"load_s": load_s, "runs": runs, "peak_rss_mb": peak_rss_mb(), "host": host_description(),
-            "threads": spec["threads"], "prompt_len": int(len(ids)), "gen_len": spec["gen_len"]}
+            "threads": spec["threads"], "prompt_len": int(len(ids)), "gen_len": spec["gen_len"],
+            "operators": operators}
 
 
 def main(argv: list[str]) -> int:

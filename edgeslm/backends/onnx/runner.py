@@ -11,10 +11,13 @@ from edgeslm.errors import UserError
 MODEL_FILE = "model.onnx"
 
 
-def session_options(threads: int | None):
+def session_options(threads: int | None, profile_prefix: str | None = None):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
+    if profile_prefix:  # per-operator timings (edgeslm profile --ops); costs a little time per node
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         opts.intra_op_num_threads = threads
@@ -23,13 +26,14 @@ def session_options(threads: int | None):
 
 
 class OnnxRunner:
-    def __init__(self, bundle_dir: Path | str, threads: int | None = None, model_file: str = MODEL_FILE):
+    def __init__(self, bundle_dir: Path | str, threads: int | None = None, model_file: str = MODEL_FILE,
+                 profile_prefix: str | None = None):
         import onnxruntime as ort
 
         path = Path(bundle_dir) / model_file
         if not path.is_file():
             raise UserError(f"no {model_file} in {bundle_dir}", hint="Point at a bundle written by `edgeslm export`.")
-        self.session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), session_options(threads, profile_prefix), providers=["CPUExecutionProvider"])
         names = [i.name for i in self.session.get_inputs()]
         self.past_names = [n for n in names if n.startswith("past_key_values.")]
         self.output_names = [o.name for o in self.session.get_outputs()]
