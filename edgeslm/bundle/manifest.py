@@ -65,6 +65,13 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
+def require_intact(folder: Path, manifest: dict) -> None:
+    """Refuse a bundle whose files no longer match the sha256 the export recorded."""
+    if bad := check_files(folder, manifest):
+        raise UserError(f"bundle {folder} does not match its manifest: {', '.join(bad[:5])} changed or missing",
+                        hint="Re-export the bundle; a modified bundle is not the one that was verified.")
+
+
 def check_files(folder: Path, manifest: dict) -> list[str]:
     """Names of files whose sha256 no longer matches the manifest (or that are missing)."""
     bad = []

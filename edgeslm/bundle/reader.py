@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeslm.bundle.manifest import check_files, read_manifest
+from edgeslm.bundle.manifest import read_manifest, require_intact
 from edgeslm.errors import UserError
 from edgeslm.pipeline.generation import read_generation
 
@@ -28,9 +28,8 @@ def open_bundle(folder: Path | str, threads: int | None = None, check_integrity:
     if not folder.is_dir():
         raise UserError(f"no bundle folder at {folder}", hint="Pass the folder written by `edgeslm export -o`.")
     manifest = read_manifest(folder)
-    if check_integrity and (bad := check_files(folder, manifest)):
-        raise UserError(f"bundle {folder} does not match its manifest: {', '.join(bad[:5])} changed or missing",
-                        hint="Re-export the bundle; a modified bundle is not the one that was verified.")
+    if check_integrity:
+        require_intact(folder, manifest)
     backend = BACKENDS.get(manifest["format"])
     tokenizer = AutoTokenizer.from_pretrained(folder)
     return OpenBundle(folder, manifest, read_generation(folder), tokenizer,

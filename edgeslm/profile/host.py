@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeslm.bundle.manifest import check_files, read_manifest
+from edgeslm.bundle.manifest import read_manifest, require_intact
 from edgeslm.errors import InternalError, UnsupportedError, UserError
 from edgeslm.profile import energy
 from edgeslm.profile.summary import summarize
@@ -39,22 +39,20 @@ class ProfileSpec:
 
 def check_bundle(bundle: Path) -> dict:
     manifest = read_manifest(bundle)
-    if bad := check_files(bundle, manifest):
-        raise UserError(f"bundle {bundle} does not match its manifest: {', '.join(bad[:5])} changed or missing",
-                        hint="Re-export the bundle; profiling a modified bundle would not describe the verified one.")
+    require_intact(bundle, manifest)
     fmt = manifest["format"]
     if fmt not in HOST_FORMATS:
         raise UnsupportedError(f"no host runtime for {fmt} bundles here",
                                hint=f"Host profiling runs: {', '.join(HOST_FORMATS)}.")
-    limit = manifest["generation"]["max_positions"]
-    return manifest | {"_limit": limit}
+    return manifest
 
 
 def profile_on_host(spec: ProfileSpec) -> dict:
     manifest = check_bundle(spec.bundle)
-    if spec.prompt_len + spec.gen_len > manifest["_limit"]:
+    limit = manifest["generation"]["max_positions"]
+    if spec.prompt_len + spec.gen_len > limit:
         raise UserError(f"prompt {spec.prompt_len} + answer {spec.gen_len} tokens exceed the bundle's "
-                        f"{manifest['_limit']} positions", hint="Lower --prompt-len / --gen-len.")
+                        f"{limit} positions", hint="Lower --prompt-len / --gen-len.")
     counters = energy.rapl_domains()
     with tempfile.TemporaryDirectory() as tmp:
         spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "raw.json"

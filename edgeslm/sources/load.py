@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import torch
 
 from edgeslm.archs import ARCHS
+from edgeslm.bundle.manifest import sha256
 from edgeslm.errors import UnsupportedError, UserError
 from edgeslm.sources.resolve import ResolvedSource, check_gguf, check_hf_folder
 
@@ -35,16 +35,8 @@ class LoadedModel:
     source: SourceInfo
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_records(paths: list[Path], root: Path) -> list[dict]:
-    return [{"name": str(p.relative_to(root)), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+    return [{"name": str(p.relative_to(root)), "sha256": sha256(p), "bytes": p.stat().st_size}
             for p in sorted(paths) if p.is_file()]
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from edgeslm.bundle.reader import open_bundle
 from edgeslm.errors import UserError
-from edgeslm.sources.load import load_config, load_model, sha256_file
+from edgeslm.bundle.manifest import sha256
+from edgeslm.sources.load import load_config, load_model
 from edgeslm.sources.resolve import ResolvedSource
 from edgeslm.verify.check import judge
 from edgeslm.verify.metrics import measure
@@ -22,7 +23,7 @@ def source_of(manifest: dict) -> ResolvedSource:
                         hint="Verification needs the full-precision source; restore it or re-export.")
     root = path.parent if path.is_file() else path
     for record in src.get("files", []):
-        if sha256_file(root / record["name"]) != record["sha256"]:
+        if sha256(root / record["name"]) != record["sha256"]:
             raise UserError(f"source file {record['name']} changed since the export",
                             hint="Re-export from the current source; the reference would not be the same model.")
     return ResolvedSource(src["kind"], src["label"], path, hub_id=src.get("hub_id"))
