@@ -39,9 +39,26 @@ def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport
     }
 
 
+def markdown_rows(profile: dict) -> list[tuple[str, str]]:
+    b, e = profile["bundle"], profile["energy"]
+    ttft, pre, dec = profile["time_to_first_token_s"], profile["prefill_tok_per_s"], profile["decode_tok_per_s"]
+    rows = [
+        ("load", f"{profile['load_s']:.2f} s"),
+        ("time to first token", f"{ttft['mean'] * 1000:.0f} ± {ttft['sd'] * 1000:.0f} ms"),
+        ("prefill", f"{pre['mean']:.1f} ± {pre['sd']:.1f} tok/s"),
+        ("decode", f"{dec['mean']:.1f} ± {dec['sd']:.1f} tok/s"),
+        ("peak RSS", f"{profile['peak_rss_mb']:.0f} MB"),
+        ("bundle size", f"{b['size_mb']:.1f} MiB"),
+        (f"energy per answer ({e['kind']})", f"{e['j_per_answer']:.2f} J"),
+        (f"decode energy ({e['kind']})", f"{e['decode_j_per_token'] * 1000:.1f} mJ/token, {e['tokens_per_j']:.1f} tokens/J"),
+    ]
+    if e["co2e_g_per_answer"] is not None:
+        rows.append((f"CO2e per answer ({e['kind']}, your grid intensity)", f"{e['co2e_g_per_answer']:.4f} g"))
+    return rows
+
+
 def markdown(profile: dict) -> str:
     b, s, e = profile["bundle"], profile["settings"], profile["energy"]
-    ttft, pre, dec = profile["time_to_first_token_s"], profile["prefill_tok_per_s"], profile["decode_tok_per_s"]
     lines = [
         f"# Profile: {b['model']} ({b['format']} {b['quant']}, target {b['target']})",
         "",
@@ -50,17 +67,8 @@ def markdown(profile: dict) -> str:
         "",
         "| metric | value |",
         "|---|---|",
-        f"| load | {profile['load_s']:.2f} s |",
-        f"| time to first token | {ttft['mean'] * 1000:.0f} ± {ttft['sd'] * 1000:.0f} ms |",
-        f"| prefill | {pre['mean']:.1f} ± {pre['sd']:.1f} tok/s |",
-        f"| decode | {dec['mean']:.1f} ± {dec['sd']:.1f} tok/s |",
-        f"| peak RSS | {profile['peak_rss_mb']:.0f} MB |",
-        f"| bundle size | {b['size_mb']:.1f} MiB |",
-        f"| energy per answer ({e['kind']}) | {e['j_per_answer']:.2f} J |",
-        f"| decode energy ({e['kind']}) | {e['decode_j_per_token'] * 1000:.1f} mJ/token, {e['tokens_per_j']:.1f} tokens/J |",
     ]
-    if e["co2e_g_per_answer"] is not None:
-        lines.append(f"| CO2e per answer ({e['kind']}, your grid intensity) | {e['co2e_g_per_answer']:.4f} g |")
+    lines += [f"| {name} | {value} |" for name, value in markdown_rows(profile)]
     lines += ["", f"Energy is **{e['kind']}**: {e['method']}. Source: {e['source']}.", ""]
     if profile["operators"]:
         lines += ["## Top operators (onnxruntime profiler, all runs)", "", "| op | ms | calls | share |", "|---|---:|---:|---:|"]
@@ -75,4 +83,7 @@ def write_reports(folder: Path, profile: dict) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "profile.json").write_text(json.dumps(profile, indent=2) + "\n")
     (folder / "profile.md").write_text(markdown(profile))
-    return [folder / "profile.json", folder / "profile.md"]
+    from edgeslm.profile.html import render
+
+    (folder / "profile.html").write_text(render(profile))
+    return [folder / "profile.json", folder / "profile.md", folder / "profile.html"]

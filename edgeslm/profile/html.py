@@ -1,0 +1,92 @@
+"""profile.html: one self-contained page (inline SVG from matplotlib, no script or font from the network)."""
+
+from __future__ import annotations
+
+import html
+import io
+
+from edgeslm.profile.summary import markdown_rows
+
+# After layout, the page counts the figures that have a real size and marks <body data-rendered="N">:
+# a headless browser's DOM dump then shows whether the plots rendered, not only that they were written.
+_RENDER_CHECK = """<script>
+window.addEventListener('load', function () {
+  var n = 0;
+  document.querySelectorAll('figure svg').forEach(function (s) {
+    var r = s.getBoundingClientRect();
+    if (r.width > 50 && r.height > 50 && s.querySelectorAll('path').length > 0) { n += 1; }
+  });
+  document.body.setAttribute('data-rendered', String(n));
+});
+</script>"""
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def figures(profile: dict) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    out = []
+    with plt.rc_context({"svg.fonttype": "none", "figure.dpi": 100}):
+        lat = profile["decode_latency_ms_per_token"]
+        fig, ax = plt.subplots(figsize=(7, 3))
+        ax.plot(range(1, len(lat) + 1), lat, color="#1f6feb")
+        ax.set(xlabel="decoded token", ylabel="ms per token", title="Decode latency per token (mean over runs)")
+        ax.set_ylim(bottom=0)
+        out.append(("Per-token latency over the decode", _svg(fig)))
+        plt.close(fig)
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3))
+        pre, dec = profile["prefill_tok_per_s"], profile["decode_tok_per_s"]
+        left.bar(["prefill", "decode"], [pre["mean"], dec["mean"]], yerr=[pre["sd"], dec["sd"]], color="#2da44e")
+        left.set(ylabel="tokens / s", title="Throughput")
+        right.bar(["peak RSS", "bundle"], [profile["peak_rss_mb"], profile["bundle"]["size_mb"]], color="#8250df")
+        right.set(ylabel="MB", title="Memory and size")
+        fig.tight_layout()
+        out.append(("Throughput and memory", _svg(fig)))
+        plt.close(fig)
+
+        e = profile["energy"]
+        fig, ax = plt.subplots(figsize=(7, 2.6))
+        prompt_j = e["prefill_j_per_token"] * profile["settings"]["prompt_len"]
+        ax.barh(["answer"], [prompt_j], color="#bf8700", label="prompt")
+        ax.barh(["answer"], [e["j_per_answer"] - prompt_j], left=[prompt_j], color="#fb8500", label="answer tokens")
+        ax.set(xlabel="joules", title=f"Energy per answer ({e['kind']})")
+        ax.legend(loc="lower right")
+        out.append((f"Energy per answer — {e['kind']}", _svg(fig)))
+        plt.close(fig)
+
+        ops = profile.get("operators") or []
+        if ops:
+            fig, ax = plt.subplots(figsize=(7, 0.35 * len(ops) + 1))
+            ax.barh([o["op"] for o in ops][::-1], [o["ms"] for o in ops][::-1], color="#cf222e")
+            ax.set(xlabel="ms (all runs)", title="Top operators (onnxruntime profiler)")
+            out.append(("Top operators", _svg(fig)))
+            plt.close(fig)
+    return out
+
+
+def render(profile: dict) -> str:
+    b, e = profile["bundle"], profile["energy"]
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in markdown_rows(profile))
+    figs = "".join(f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+                   for caption, svg in figures(profile))
+    title = html.escape(f"Profile: {b['model']} ({b['format']} {b['quant']}, target {b['target']})")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse}}td{{border-bottom:1px solid #ddd;padding:.25rem .75rem}}
+figure{{margin:1.5rem 0}}figure svg{{max-width:100%;height:auto}}</style></head>
+<body data-rendered="0"><h1>{title}</h1>
+<p>Measured on {html.escape(str(profile['device']['cpu']))}. Energy is <strong>{html.escape(e['kind'])}</strong>:
+{html.escape(e['method'])}. Source: {html.escape(e['source'])}.</p>
+<table>{rows}</table>{figs}{_RENDER_CHECK}</body></html>
+"""
