@@ -13,11 +13,17 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def test_profile_html_is_self_contained(exported, tmp_path):
     out = tmp_path / "prof"
-    result = edgeslm("profile", str(exported("qwen2", "int4").bundle), "--runs", "1", "--warmup", "0",
+    result = edgeslm("--json", "profile", str(exported("qwen2", "int4").bundle), "--sustained", "4",
                      "--prompt-len", "12", "--gen-len", "6", "--ops", "-o", str(out))
     assert result.exit_code == 0, result.output
+    import json
+
+    profile = json.loads(result.output)["profile"]
+    assert profile["settings"]["runs"] == 4 and len(profile["per_answer"]) == 4
+    total = sum(a["j"] for a in profile["per_answer"])
+    assert abs(total / 4 - profile["energy"]["j_per_answer"]) < 1e-6 * total  # per-answer energy adds up
     page = (out / "profile.html").read_text()
-    assert page.count("<svg") == 4  # latency, throughput + memory, energy, operators
+    assert page.count("<svg") == 5  # latency, throughput + memory, sustained, energy, operators
     assert "estimated" in page or "measured" in page
     assert not re.search(r"(src|href)=\"https?://", page)  # nothing fetched from the network
 

@@ -17,11 +17,13 @@ import click
 @click.option("--threads", type=int, default=None, help="Runtime threads (default: all cores).")
 @click.option("--grid-intensity", type=float, default=None, metavar="G_PER_KWH",
               help="Your grid's carbon intensity; only then is CO2e reported.")
+@click.option("--sustained", type=int, default=None, metavar="N",
+              help="Answer N prompts back to back (no warm-up) and report speed and energy per answer over time.")
 @click.option("--ops", is_flag=True, help="Add a per-operator time table (onnxruntime's profiler).")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Report folder (default: <bundle>.profile next to the bundle).")
 @click.pass_context
-def command(ctx, bundle, runs, warmup, prompt_len, gen_len, threads, grid_intensity, ops, output):
+def command(ctx, bundle, runs, warmup, prompt_len, gen_len, threads, grid_intensity, sustained, ops, output):
     """Measure a bundle on this host: load time, time to first token, prefill and decode speed, peak RSS,
     and energy (measured from RAPL where readable, otherwise estimated from the target's power figures and
     labelled so). Writes profile.json and profile.md.
@@ -35,6 +37,8 @@ def command(ctx, bundle, runs, warmup, prompt_len, gen_len, threads, grid_intens
     from edgeslm.profile.host import ProfileSpec, profile_on_host
     from edgeslm.profile.summary import markdown, write_reports
 
+    if sustained is not None:  # phones throttle: every answer counts, none is a warm-up
+        runs, warmup = sustained, 0
     spec = ProfileSpec(bundle, runs, warmup, prompt_len, gen_len, threads, grid_intensity, ops)
     with Console(stderr=True).status(f"profiling {bundle} ({warmup} warm-up + {runs} runs) in a worker process"):
         profile = profile_on_host(spec)

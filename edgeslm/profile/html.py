@@ -54,6 +54,20 @@ def figures(profile: dict) -> list[tuple[str, str]]:
         out.append(("Throughput and memory", _svg(fig)))
         plt.close(fig)
 
+        answers = profile.get("per_answer") or []
+        if len(answers) >= 3:  # a sustained run: speed and energy answer after answer
+            fig, ax = plt.subplots(figsize=(7, 3))
+            xs = range(1, len(answers) + 1)
+            ax.plot(xs, [a["decode_tok_per_s"] for a in answers], marker="o", color="#1f6feb")
+            ax.set(xlabel="answer", ylabel="decode tokens / s", title="Sustained: decode speed per answer")
+            ax.set_ylim(bottom=0)
+            twin = ax.twinx()
+            twin.plot(xs, [a["j"] for a in answers], marker="s", color="#fb8500")
+            twin.set(ylabel=f"J per answer ({profile['energy']['kind']})")
+            twin.set_ylim(bottom=0)
+            out.append(("Sustained run: decode speed and energy per answer over time", _svg(fig)))
+            plt.close(fig)
+
         e = profile["energy"]
         fig, ax = plt.subplots(figsize=(7, 2.6))
         prompt_j = e["prefill_j_per_token"] * profile["settings"]["prompt_len"]

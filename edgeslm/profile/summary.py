@@ -21,6 +21,7 @@ def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport
     prefill = [r["prefill_s"] for r in runs]
     decode_rates = [len(r["decode_latencies_s"]) / sum(r["decode_latencies_s"]) for r in runs]
     per_token_ms = [1000 * statistics.fmean(step) for step in zip(*(r["decode_latencies_s"] for r in runs))]
+    mean_busy = statistics.fmean(r["prefill_s"] + sum(r["decode_latencies_s"]) for r in runs)
     return {
         "schema_version": PROFILE_SCHEMA_VERSION,
         "bundle": {"format": manifest["format"], "quant": manifest["quant"]["scheme"]["name"],
@@ -33,6 +34,10 @@ def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport
         "prefill_tok_per_s": _stats([prompt_len / p for p in prefill]),
         "decode_tok_per_s": _stats(decode_rates),
         "decode_latency_ms_per_token": per_token_ms,
+        # One entry per answer, in order: phones throttle, and a mean over runs hides it (--sustained N).
+        "per_answer": [{"prefill_s": r["prefill_s"], "decode_tok_per_s": rate,
+                        "j": energy.j_per_answer * (r["prefill_s"] + sum(r["decode_latencies_s"])) / mean_busy}
+                       for r, rate in zip(runs, decode_rates)],
         "peak_rss_mb": raw["peak_rss_mb"],
         "energy": energy.to_dict(),
         "operators": raw.get("operators", []),
