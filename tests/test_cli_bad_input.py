@@ -16,8 +16,8 @@ USER, UNSUPPORTED, VERIFY = UserError.exit_code, UnsupportedError.exit_code, 4
 
 
 def _commands():
-    from edgeslm.cli import export_cmd, list_cmd, plan_cmd, profile_cmd, run_cmd, verify_cmd
-    for module in (export_cmd, run_cmd, verify_cmd, profile_cmd, plan_cmd, list_cmd):
+    from edgeslm.cli import export_cmd, list_cmd, plan_cmd, profile_cmd, report_cmd, run_cmd, verify_cmd
+    for module in (export_cmd, run_cmd, verify_cmd, profile_cmd, report_cmd, plan_cmd, list_cmd):
         if module.command.name not in cli.commands:
             cli.add_command(module.command)
 

@@ -41,3 +41,24 @@ def test_profile_html_plots_render_in_chromium(exported, tmp_path):
         capture_output=True, text=True, timeout=120).stdout
     # The page's own script counts the figures laid out with a real size and at least one drawn path.
     assert 'data-rendered="3"' in dom, dom[:500]
+
+
+def test_report_compares_profiled_bundles(exported, tmp_path):
+    import json
+
+    from test_cli_bad_input import USER, assert_error
+
+    bundles = []
+    for quant in ("int4", "int8"):
+        bundle = exported("llama", quant).bundle
+        out = tmp_path / f"{quant}.profile"
+        assert edgeslm("profile", str(bundle), "--runs", "1", "--warmup", "0", "--prompt-len", "8", "--gen-len", "4",
+                       "-o", str(out)).exit_code == 0
+        bundles.append(out)
+    result = edgeslm("--json", "report", *map(str, bundles), "--html", str(tmp_path / "cmp.html"))
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.output)
+    assert [r["quant"] for r in table] == ["int4", "int8"]
+    assert table[0]["size MiB"] < table[1]["size MiB"]  # int4 bundles are smaller than int8 ones
+    assert (tmp_path / "cmp.html").read_text().count("<svg") == 4
+    assert_error(edgeslm("report", str(tmp_path / "nothing")), USER, "no profile for")

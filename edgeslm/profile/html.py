@@ -9,7 +9,7 @@ from edgeslm.profile.summary import markdown_rows
 
 # After layout, the page counts the figures that have a real size and marks <body data-rendered="N">:
 # a headless browser's DOM dump then shows whether the plots rendered, not only that they were written.
-_RENDER_CHECK = """<script>
+RENDER_CHECK = """<script>
 window.addEventListener('load', function () {
   var n = 0;
   document.querySelectorAll('figure svg').forEach(function (s) {
@@ -21,7 +21,7 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def _svg(fig) -> str:
+def svg_of(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
@@ -33,6 +33,7 @@ def figures(profile: dict) -> list[tuple[str, str]]:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out = []
     with plt.rc_context({"svg.fonttype": "none", "figure.dpi": 100}):
@@ -41,7 +42,7 @@ def figures(profile: dict) -> list[tuple[str, str]]:
         ax.plot(range(1, len(lat) + 1), lat, color="#1f6feb")
         ax.set(xlabel="decoded token", ylabel="ms per token", title="Decode latency per token (mean over runs)")
         ax.set_ylim(bottom=0)
-        out.append(("Per-token latency over the decode", _svg(fig)))
+        out.append(("Per-token latency over the decode", svg_of(fig)))
         plt.close(fig)
 
         fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3))
@@ -51,21 +52,23 @@ def figures(profile: dict) -> list[tuple[str, str]]:
         right.bar(["peak RSS", "bundle"], [profile["peak_rss_mb"], profile["bundle"]["size_mb"]], color="#8250df")
         right.set(ylabel="MB", title="Memory and size")
         fig.tight_layout()
-        out.append(("Throughput and memory", _svg(fig)))
+        out.append(("Throughput and memory", svg_of(fig)))
         plt.close(fig)
 
         answers = profile.get("per_answer") or []
         if len(answers) >= 3:  # a sustained run: speed and energy answer after answer
             fig, ax = plt.subplots(figsize=(7, 3))
             xs = range(1, len(answers) + 1)
-            ax.plot(xs, [a["decode_tok_per_s"] for a in answers], marker="o", color="#1f6feb")
+            speed, = ax.plot(xs, [a["decode_tok_per_s"] for a in answers], marker="o", color="#1f6feb")
             ax.set(xlabel="answer", ylabel="decode tokens / s", title="Sustained: decode speed per answer")
             ax.set_ylim(bottom=0)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             twin = ax.twinx()
-            twin.plot(xs, [a["j"] for a in answers], marker="s", color="#fb8500")
+            joules, = twin.plot(xs, [a["j"] for a in answers], marker="s", color="#fb8500")
             twin.set(ylabel=f"J per answer ({profile['energy']['kind']})")
             twin.set_ylim(bottom=0)
-            out.append(("Sustained run: decode speed and energy per answer over time", _svg(fig)))
+            ax.legend([speed, joules], ["decode tok/s", "J per answer"], loc="lower left")
+            out.append(("Sustained run: decode speed and energy per answer over time", svg_of(fig)))
             plt.close(fig)
 
         e = profile["energy"]
@@ -75,7 +78,7 @@ def figures(profile: dict) -> list[tuple[str, str]]:
         ax.barh(["answer"], [e["j_per_answer"] - prompt_j], left=[prompt_j], color="#fb8500", label="answer tokens")
         ax.set(xlabel="joules", title=f"Energy per answer ({e['kind']})")
         ax.legend(loc="lower right")
-        out.append((f"Energy per answer — {e['kind']}", _svg(fig)))
+        out.append((f"Energy per answer — {e['kind']}", svg_of(fig)))
         plt.close(fig)
 
         ops = profile.get("operators") or []
@@ -83,7 +86,7 @@ def figures(profile: dict) -> list[tuple[str, str]]:
             fig, ax = plt.subplots(figsize=(7, 0.35 * len(ops) + 1))
             ax.barh([o["op"] for o in ops][::-1], [o["ms"] for o in ops][::-1], color="#cf222e")
             ax.set(xlabel="ms (all runs)", title="Top operators (onnxruntime profiler)")
-            out.append(("Top operators", _svg(fig)))
+            out.append(("Top operators", svg_of(fig)))
             plt.close(fig)
     return out
 
@@ -102,5 +105,5 @@ figure{{margin:1.5rem 0}}figure svg{{max-width:100%;height:auto}}</style></head>
 <body data-rendered="0"><h1>{title}</h1>
 <p>Measured on {html.escape(str(profile['device']['cpu']))}. Energy is <strong>{html.escape(e['kind'])}</strong>:
 {html.escape(e['method'])}. Source: {html.escape(e['source'])}.</p>
-<table>{rows}</table>{figs}{_RENDER_CHECK}</body></html>
+<table>{rows}</table>{figs}{RENDER_CHECK}</body></html>
 """
