@@ -110,12 +110,20 @@ def lm_head_weight(sd: Weights, embed_key: str, head_key: str = "lm_head.weight"
     return sd[head_key] if head_key in sd else sd[embed_key]
 
 
-def llama_like_weights(sd: Weights, config, names: dict[str, str] = LLAMA_LAYER_NAMES) -> Weights:
-    w = rename_layers(sd, "model.layers", names)
-    w["embed.weight"] = sd["model.embed_tokens.weight"]
-    w["norm.weight"] = sd["model.norm.weight"]
-    w["lm_head.weight"] = lm_head_weight(sd, "model.embed_tokens.weight")
+def decoder_weights(sd: Weights, layers: str, names: dict[str, str], embed: str, norm: str,
+                    head: str = "lm_head.weight", norm_bias: bool = False) -> Weights:
+    """Layers renamed, plus the embedding, the final norm and the (untied) output projection."""
+    w = rename_layers(sd, layers, names)
+    w["embed.weight"] = sd[embed]
+    w["norm.weight"] = sd[norm + ".weight"]
+    if norm_bias:
+        w["norm.bias"] = sd[norm + ".bias"]
+    w["lm_head.weight"] = lm_head_weight(sd, embed, head)
     return w
+
+
+def llama_like_weights(sd: Weights, config, names: dict[str, str] = LLAMA_LAYER_NAMES) -> Weights:
+    return decoder_weights(sd, "model.layers", names, "model.embed_tokens.weight", "model.norm")
 
 
 def tiny_llama_like(config_cls, **overrides):

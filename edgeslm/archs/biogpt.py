@@ -4,7 +4,7 @@ import math
 
 from transformers import BioGptConfig
 
-from edgeslm.archs.base import Arch, activation, lm_head_weight, rename_layers
+from edgeslm.archs.base import Arch, activation, decoder_weights
 from edgeslm.model.spec import DecoderSpec
 
 _NAMES = {
@@ -29,11 +29,9 @@ def _spec(config, max_positions):
 
 
 def _weights(sd, config):
-    w = rename_layers(sd, "biogpt.layers", _NAMES)
-    w["embed.weight"] = sd["biogpt.embed_tokens.weight"]
+    w = decoder_weights(sd, "biogpt.layers", _NAMES, "biogpt.embed_tokens.weight", "biogpt.layer_norm",
+                        head="output_projection.weight", norm_bias=True)
     w["pos_embed.weight"] = sd["biogpt.embed_positions.weight"]
-    w["norm.weight"], w["norm.bias"] = sd["biogpt.layer_norm.weight"], sd["biogpt.layer_norm.bias"]
-    w["lm_head.weight"] = lm_head_weight(sd, "biogpt.embed_tokens.weight", "output_projection.weight")
     return w
 
 

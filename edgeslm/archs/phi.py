@@ -2,7 +2,7 @@
 
 from transformers import PhiConfig
 
-from edgeslm.archs.base import Arch, activation, lm_head_weight, partial_rotary, rename_layers
+from edgeslm.archs.base import Arch, activation, decoder_weights, partial_rotary
 from edgeslm.errors import UnsupportedError
 from edgeslm.model.spec import DecoderSpec
 
@@ -28,10 +28,8 @@ def _spec(config, max_positions):
 
 
 def _weights(sd, config):
-    w = rename_layers(sd, "model.layers", _NAMES)
-    w["embed.weight"] = sd["model.embed_tokens.weight"]
-    w["norm.weight"], w["norm.bias"] = sd["model.final_layernorm.weight"], sd["model.final_layernorm.bias"]
-    w["lm_head.weight"] = lm_head_weight(sd, "model.embed_tokens.weight")
+    w = decoder_weights(sd, "model.layers", _NAMES, "model.embed_tokens.weight", "model.final_layernorm",
+                        norm_bias=True)
     w["lm_head.bias"] = sd["lm_head.bias"]
     return w
 
