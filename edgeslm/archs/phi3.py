@@ -2,15 +2,15 @@
 
 from transformers import Phi3Config
 
-from edgeslm.archs.base import LLAMA_LAYER_NAMES, Arch, llama_like_spec, llama_like_weights, tiny_llama_like
+from edgeslm.archs.base import LLAMA_LAYER_NAMES, Arch, head_dim_of, llama_like_spec, llama_like_weights, tiny_llama_like
 
 _NAMES = {**LLAMA_LAYER_NAMES, "self_attn.qkv_proj": "qkv_proj", "mlp.gate_up_proj": "gate_up_proj"}
 
 
 def _weights(sd, config):
     w = llama_like_weights(sd, config, _NAMES)
-    q_size = config.num_attention_heads * (config.hidden_size // config.num_attention_heads)
-    kv_size = config.num_key_value_heads * (config.hidden_size // config.num_attention_heads)
+    q_size = config.num_attention_heads * head_dim_of(config)
+    kv_size = config.num_key_value_heads * head_dim_of(config)
     for i in range(config.num_hidden_layers):
         q, k, v = w.pop(f"layers.{i}.qkv_proj.weight").split([q_size, kv_size, kv_size], dim=0)
         w[f"layers.{i}.q_proj.weight"], w[f"layers.{i}.k_proj.weight"], w[f"layers.{i}.v_proj.weight"] = q, k, v

@@ -13,7 +13,6 @@ edgeslm.kernels: the plain reference in eager mode, a fused op per backend for e
 
 from __future__ import annotations
 
-import math
 from typing import Protocol
 
 import torch
@@ -190,7 +189,3 @@ class EdgeDecoder(nn.Module):
             presents += [pk, pv]
         logits = self.lm_head(self.norm(x))
         return (logits, *presents)
-
-
-def embed_scale_sqrt(hidden: int) -> float:
-    return math.sqrt(hidden)

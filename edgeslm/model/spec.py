@@ -73,11 +73,3 @@ class DecoderSpec:
 
     def rope_table(self, layer: int) -> str:
         return self.rope_tables[layer] if self.rope_tables else "global"
-
-    @property
-    def q_size(self) -> int:
-        return self.heads * self.head_dim
-
-    @property
-    def kv_size(self) -> int:
-        return self.kv_heads * self.head_dim
