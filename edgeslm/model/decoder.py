@@ -171,12 +171,19 @@ class EdgeDecoder(nn.Module):
         shape = (batch, self.spec.kv_heads, 0, self.spec.head_dim)
         return [torch.zeros(shape, dtype=dtype) for _ in range(2 * self.spec.layers)]
 
-    def forward(self, input_ids, attention_mask, *past):
+    def run(self, input_ids, past_len, caches, kernel_input):
+        """The decoder body, shared by every cache layout.
+
+        `past_len` is the number of cached tokens before `input_ids` (an int, or a SymInt read from a position
+        input when exporting with a static cache); `caches` holds 2 * layers tensors handed to the kernel as its
+        past_k / past_v (a growing cache for ONNX, fixed-size cache buffers for ExecuTorch / Core ML);
+        `kernel_input` is what the kernel needs besides (the attention mask for ONNX, the start position for a
+        static cache). Returns the logits (B, S, V) and the kernel's 2 * layers present tensors.
+        """
         spec = self.spec
         x = self.embed(input_ids)
         if spec.embed_scale != 1.0:
             x = x * torch.tensor(spec.embed_scale, dtype=x.dtype)
-        past_len = past[0].shape[2]
         if spec.position == "learned":
             pos = torch.arange(input_ids.shape[1], device=input_ids.device) + past_len + spec.learned_position_offset
             x = x + self.pos_embed(pos)[None]
@@ -185,7 +192,10 @@ class EdgeDecoder(nn.Module):
             table = layer.table if spec.position == "rope" else (self._tables[0] if self._tables else None)
             cos = getattr(self, f"cos_{table}") if table else None
             sin = getattr(self, f"sin_{table}") if table else None
-            x, pk, pv = layer(x, past[2 * i], past[2 * i + 1], attention_mask, cos, sin, self.kernel)
+            x, pk, pv = layer(x, caches[2 * i], caches[2 * i + 1], kernel_input, cos, sin, self.kernel)
             presents += [pk, pv]
-        logits = self.lm_head(self.norm(x))
+        return self.lm_head(self.norm(x)), presents
+
+    def forward(self, input_ids, attention_mask, *past):
+        logits, presents = self.run(input_ids, past[0].shape[2], past, attention_mask)
         return (logits, *presents)
