@@ -1,0 +1,1 @@
+"""The Core ML backend: coremltools conversion with the KV cache as model state, iOS 18 fused attention."""
