@@ -39,6 +39,12 @@ DECODE_BANDWIDTH_EFFICIENCY = 0.5
 # activations dequantizes each block and runs an SGEMM-like kernel; such kernels sustain 20-50 % of the FMA
 # peak at prompt lengths of 100-1000 tokens. 0.3 is a stated guess, not yet fitted to `edgeslm profile`.
 PREFILL_COMPUTE_EFFICIENCY = 0.3
+# Checked, not refitted (2026-11-26, SmolLM2-135M onnx int4, prompt 128 / answer 64, `edgeslm profile` and
+# `plan --target linux --calibrate`): on a 2-vCPU AMD EPYC VM shared with three other busy processes (load
+# average 7-9), predicted 81.9 tok/s and TTFT 0.60 s; measured wall clock 14-15 tok/s / 1.7-2.0 s at 2 threads
+# and 29-37 tok/s / 1.1-1.4 s at 1 thread, while the thread's own CPU time at 1 thread gave ~55 tok/s / 0.58 s.
+# Contention, not the roofline, set the wall-clock figures, so they cannot calibrate a 2-vCPU planning figure;
+# refit on an idle reference machine or a phone (profile reports carry the implied constants).
 ENERGY_LABEL = "estimated"
 ENERGY_METHOD = "target power figure x predicted busy time"
 DEFAULT_PROMPT_LEN = 128

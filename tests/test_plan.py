@@ -38,7 +38,11 @@ def test_biomistral_android_rows_match_fit(biomistral_android):
     target = get_target("android")
     facts = ModelFacts.from_catalog(get_entry("biomistral-7b"))
     assert {r.quant for r in plan.rows if r.format == "onnx"} == {"fp32", "int8", "int4"}
-    assert {(s["format"], s["quant"]) for s in plan.skipped} == {("onnx", "fp16")}  # the onnx backend refuses it
+    assert ("onnx", "fp16") in {(s["format"], s["quant"]) for s in plan.skipped}  # the onnx backend refuses it
+    # every format x quant is either a row or skipped with the backend's reason, never silently dropped
+    shown = {(r.format, r.quant) for r in plan.rows} | {(s["format"], s["quant"]) for s in plan.skipped}
+    assert shown == {(f, q) for f in target.formats for q in ("fp32", "fp16", "int8", "int4")}
+    assert all(s["reason"] for s in plan.skipped)
     for quant in ("fp32", "int8", "int4"):
         row = _row(plan, "onnx", quant)
         fit = estimate(facts, get_scheme(quant), 2048)
@@ -52,9 +56,19 @@ def test_biomistral_android_rows_match_fit(biomistral_android):
     assert not _row(plan, "onnx", "fp32").fits and _row(plan, "onnx", "fp32").margin_mb < 0
 
 
-def test_unbuilt_format_is_shown_not_built(biomistral_android):
-    rows = [r for r in biomistral_android.rows if r.format == "executorch"]
-    assert rows and all(r.status == STATUS_NOT_BUILT for r in rows)
+def test_unbuilt_format_is_shown_not_built(biomistral_android, monkeypatch):
+    import edgeslm.backends
+    from edgeslm.registry import Registry
+
+    for row in biomistral_android.rows:  # registered backends are "ok", whatever other agents have added
+        assert row.status == (STATUS_OK if row.format in edgeslm.backends.BACKENDS else STATUS_NOT_BUILT)
+    only_onnx = Registry("format", "edgeslm list formats")
+    only_onnx.add("onnx", edgeslm.backends.BACKENDS.get("onnx"))
+    monkeypatch.setattr(edgeslm.backends, "BACKENDS", only_onnx)
+    plan = make_plan("biomistral-7b", "android", 2048)
+    rows = [r for r in plan.rows if r.format == "executorch"]
+    assert {r.quant for r in rows} == {"fp32", "fp16", "int8", "int4"}
+    assert all(r.status == STATUS_NOT_BUILT for r in rows)
 
 
 def test_default_model_fits_android_at_int4():
@@ -104,7 +118,9 @@ def test_bad_lengths():
 def test_cli_table_and_help():
     result = edgeslm("plan", "--model", "biomistral-7b", "--target", "android")
     assert result.exit_code == 0, result.output
-    assert "onnx" in result.output and "not built yet" in result.output and "estimated" in result.output
+    assert "onnx (ok)" in result.output and "executorch (" in result.output and "estimated" in result.output
+    for verdict in ("no -1,715", "no -25,023"):  # int4 and fp32 at 2048 tokens do not fit a 4 GB phone budget
+        assert verdict in result.output
     assert "uncalibrated" in result.output
     help_text = edgeslm("plan", "--help").output
     assert "edgeslm plan --model biomistral-7b --target android" in help_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -46,7 +47,8 @@ def _print_table(plan) -> None:
         f"facts from the {plan.facts_source}; sizes and RAM from edgeslm.fit (weights + fp32 KV cache at "
         f"{plan.max_seq_len} tokens + activations + runtime overhead).",
         f"decode: {a['decode']}; efficiency {a['decode_bandwidth_efficiency']} is uncalibrated (not yet "
-        f"fitted to `edgeslm profile` measurements); bandwidth {a['mem_bandwidth_gbs']} GB/s.",
+        f"fitted to `edgeslm profile` measurements; --calibrate PROFILE.json compares one); bandwidth "
+        f"{a['mem_bandwidth_gbs']} GB/s.",
         f"TTFT: {a['prefill']}; peak {_fmt(a['peak_gflops'], 'g')} GFLOP/s ({a['peak_gflops_source'] or 'none recorded'})"
         f", efficiency {a['prefill_compute_efficiency']}.",
         f"energy ({ENERGY_LABEL}): {ENERGY_METHOD}; active {a['power_active_w']} W ({a['power_source']}).",
@@ -71,8 +73,11 @@ def _print_table(plan) -> None:
 @click.option("--gen-len", default=DEFAULT_GEN_LEN, show_default=True,
               help="Answer tokens for the predicted energy per answer.")
 @click.option("--trust-remote-code", is_flag=True, help="Let a local model folder's config run its own Python code.")
+@click.option("--calibrate", type=click.Path(path_type=Path), default=None, metavar="PROFILE.json",
+              help="A profile.json of this model measured on this target (`edgeslm profile`): show the prediction "
+                   "next to the measurement and the efficiency constants it implies.")
 @click.pass_context
-def command(ctx, model, target, max_seq_len, prompt_len, gen_len, trust_remote_code):
+def command(ctx, model, target, max_seq_len, prompt_len, gen_len, trust_remote_code, calibrate):
     """Plan an export: size, RAM, fit, predicted speed and estimated energy per format x quant.
 
     From the model's config alone (no weights, no download). Speed and energy are predictions from the
@@ -83,11 +88,39 @@ def command(ctx, model, target, max_seq_len, prompt_len, gen_len, trust_remote_c
       edgeslm plan --model biomistral-7b --target android
       edgeslm plan --target linux --max-seq-len 512
       edgeslm --json plan --model ./my-biogpt --target ios
+      edgeslm plan --target linux --calibrate out.profile/profile.json
     """
     from edgeslm.plan import make_plan
 
     plan = make_plan(model, target, max_seq_len, prompt_len, gen_len, trust_remote_code)
+    calibration = None
+    if calibrate is not None:
+        from edgeslm.profile.calibration import calibrate_plan, load_for_plan
+
+        calibration = calibrate_plan(model, plan, load_for_plan(calibrate), calibrate)
     if ctx.obj.get("json"):
-        click.echo(json.dumps(plan.to_dict(), default=str))
+        click.echo(json.dumps({**plan.to_dict(), "calibration": calibration}, default=str))
         return
     _print_table(plan)
+    if calibration is not None:
+        _print_calibration(calibration, calibrate)
+
+
+def _print_calibration(c: dict, path) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    p, m, k = c["predicted"], c["measured"], c["constants"]
+    table = Table(title=f"Calibration: {c['format']} {c['quant']} on {c['target']}, measured in {path} (prompt "
+                        f"{c['prompt_len']}, answer {c['gen_len']})", box=box.SIMPLE_HEAD, title_justify="left")
+    for header in ("figure", "predicted", "measured", "meas./pred.", "constant", "now", "implied"):
+        table.add_column(header, justify="left" if header in ("figure", "constant") else "right")
+    table.add_row("decode tok/s", f"{p['decode_tok_s']:.1f}", f"{m['decode_tok_s']:.1f}",
+                  f"{c['decode_measured_over_predicted']:.2f}", "DECODE_BANDWIDTH_EFFICIENCY",
+                  str(k["decode_bandwidth_efficiency"]), str(c["implied_decode_bandwidth_efficiency"]))
+    if p["ttft_s"]:
+        table.add_row("TTFT s", f"{p['ttft_s']:.3f}", f"{m['ttft_s']:.3f}", f"{c['ttft_measured_over_predicted']:.2f}",
+                      "PREFILL_COMPUTE_EFFICIENCY", str(k["prefill_compute_efficiency"]),
+                      str(c["implied_prefill_compute_efficiency"]))
+    Console().print(table)

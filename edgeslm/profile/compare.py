@@ -32,7 +32,8 @@ def rows(paths: list[Path]) -> list[list]:
         b, e = p["bundle"], p["energy"]
         out.append([str(path), b["format"], b["quant"], b["target"], round(b["size_mb"], 1), round(p["peak_rss_mb"]),
                     round(1000 * p["time_to_first_token_s"]["mean"]), round(p["decode_tok_per_s"]["mean"], 1),
-                    round(e["j_per_answer"], 2), e["kind"]])
+                    round(e["j_per_answer"], 2),
+                    e["kind"] if e.get("meaningful", True) else f"{e['kind']}, MEANINGLESS (see its profile)"])
     return out
 
 

@@ -23,6 +23,10 @@ class EnergyReport:
     j_per_answer: float  # one prompt of prompt_len tokens + an answer of gen_len tokens
     tokens_per_j: float  # decode tokens per joule
     co2e_g_per_answer: float | None  # only with a user-given grid intensity
+    # False when the reading cannot mean what it says (a phone charging over USB while its battery gauge was
+    # read): the numbers are still shown, next to the reason, never silently as a measurement.
+    meaningful: bool = True
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,18 +64,36 @@ def estimate(prefill_s: float, decode_s_per_token: float, prompt_len: int, gen_l
         co2e_g_per_answer=co2e(answer, grid_g_per_kwh))
 
 
+RAPL_METHOD = ("Linux RAPL package energy counters read around the timed runs (whole package, includes other "
+               "processes' draw)")
+
+
 def measured(joules: float, prefill_share: float, prompt_len: int, gen_len: int, answers: int,
-             grid_g_per_kwh: float | None = None) -> EnergyReport:
-    """Split a RAPL reading over `answers` runs by the share of wall time spent in prefill."""
+             grid_g_per_kwh: float | None = None, method: str = RAPL_METHOD,
+             source: str = str(RAPL_ROOT)) -> EnergyReport:
+    """Split one reading over `answers` runs by the share of wall time spent in prefill."""
     per_answer = joules / max(answers, 1)
     prefill_j = per_answer * prefill_share
     decode_j = (per_answer - prefill_j) / max(gen_len, 1)
     return EnergyReport(
-        kind="measured", method="Linux RAPL package energy counters read around the timed runs (whole package, "
-        "includes other processes' draw)", source=str(RAPL_ROOT), prefill_j_per_token=prefill_j / max(prompt_len, 1),
+        kind="measured", method=method, source=source, prefill_j_per_token=prefill_j / max(prompt_len, 1),
         decode_j_per_token=decode_j, j_per_answer=per_answer, tokens_per_j=1.0 / decode_j if decode_j else 0.0,
         co2e_g_per_answer=co2e(per_answer, grid_g_per_kwh))
 
 
 def co2e(joules: float, grid_g_per_kwh: float | None) -> float | None:
     return None if grid_g_per_kwh is None else joules / 3.6e6 * grid_g_per_kwh
+
+
+def from_windows(prefill_j: tuple[float, ...], decode_j: tuple[float, ...], prompt_len: int, gen_len: int,
+                 method: str, source: str, grid_g_per_kwh: float | None = None, meaningful: bool = True,
+                 warnings: tuple[str, ...] = ()) -> EnergyReport:
+    """Measured energy per run from a power trace, already split at the first token (power_trace.integrate_runs)."""
+    runs = max(len(prefill_j), 1)
+    prefill, decode = sum(prefill_j) / runs, sum(decode_j) / runs
+    per_token = decode / max(gen_len, 1)
+    return EnergyReport(
+        kind="measured", method=method, source=source, prefill_j_per_token=prefill / max(prompt_len, 1),
+        decode_j_per_token=per_token, j_per_answer=prefill + decode,
+        tokens_per_j=1.0 / per_token if per_token > 0 else 0.0,
+        co2e_g_per_answer=co2e(prefill + decode, grid_g_per_kwh), meaningful=meaningful, warnings=tuple(warnings))

@@ -91,12 +91,28 @@ def figures(profile: dict) -> list[tuple[str, str]]:
     return out
 
 
+def _prediction_table(pred: dict | None) -> str:
+    if not pred or "skipped" in pred:
+        return f"<p>Plan's prediction: {html.escape(pred['skipped'])}.</p>" if pred else ""
+    p, m = pred["predicted"], pred["measured"]
+    cells = [("decode tok/s", p["decode_tok_s"], m["decode_tok_s"], pred["decode_measured_over_predicted"]),
+             ("TTFT s", p["ttft_s"], m["ttft_s"], pred["ttft_measured_over_predicted"])]
+    body = "".join(f"<tr><td>{n}</td><td>{html.escape(str(a))}</td><td>{html.escape(str(b))}</td>"
+                   f"<td>{html.escape(str(r))}</td></tr>" for n, a, b, r in cells)
+    return (f"<h2>Plan's prediction vs this measurement (target {html.escape(pred['target'])})</h2><table>"
+            f"<tr><td>figure</td><td>predicted</td><td>measured</td><td>measured / predicted</td></tr>{body}</table>")
+
+
 def render(profile: dict) -> str:
     b, e = profile["bundle"], profile["energy"]
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in markdown_rows(profile))
     figs = "".join(f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
                    for caption, svg in figures(profile))
     title = html.escape(f"Profile: {b['model']} ({b['format']} {b['quant']}, target {b['target']})")
+    warn = "".join(f"<p><strong>WARNING:</strong> {html.escape(w)}</p>" for w in e.get("warnings", []))
+    if not e.get("meaningful", True):
+        warn = "<p><strong>The energy figures on this page are MEANINGLESS for this run.</strong></p>" + warn
+    pred = _prediction_table(profile.get("prediction"))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
@@ -104,6 +120,6 @@ table{{border-collapse:collapse}}td{{border-bottom:1px solid #ddd;padding:.25rem
 figure{{margin:1.5rem 0}}figure svg{{max-width:100%;height:auto}}</style></head>
 <body data-rendered="0"><h1>{title}</h1>
 <p>Measured on {html.escape(str(profile['device']['cpu']))}. Energy is <strong>{html.escape(e['kind'])}</strong>:
-{html.escape(e['method'])}. Source: {html.escape(e['source'])}.</p>
-<table>{rows}</table>{figs}{RENDER_CHECK}</body></html>
+{html.escape(e['method'])}. Source: {html.escape(e['source'])}.</p>{warn}
+<table>{rows}</table>{pred}{figs}{RENDER_CHECK}</body></html>
 """

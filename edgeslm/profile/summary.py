@@ -27,7 +27,8 @@ def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport
         "bundle": {"format": manifest["format"], "quant": manifest["quant"]["scheme"]["name"],
                    "target": manifest["target"]["name"], "model": manifest["source"]["label"],
                    "size_mb": bundle_bytes / 2**20, "verified": manifest.get("verified")},
-        "device": {"where": "host", **raw["host"]},
+        # A device run (metrics_schema.to_raw) says where it ran; the host worker describes the host.
+        "device": raw["device"] if "device" in raw else {"where": "host", **raw["host"]},
         "settings": {"runs": len(runs), "prompt_len": prompt_len, "gen_len": gen_len, "threads": raw["threads"]},
         "load_s": raw["load_s"],
         "time_to_first_token_s": _stats(prefill),
@@ -64,10 +65,12 @@ def markdown_rows(profile: dict) -> list[tuple[str, str]]:
 
 def markdown(profile: dict) -> str:
     b, s, e = profile["bundle"], profile["settings"], profile["energy"]
+    d = profile["device"]
+    where = "this host" if d["where"] == "host" else f"the {d['where']} device"
     lines = [
         f"# Profile: {b['model']} ({b['format']} {b['quant']}, target {b['target']})",
         "",
-        f"Measured on this host ({profile['device']['cpu']}, {s['threads'] or 'all'} threads), {s['runs']} runs, "
+        f"Measured on {where} ({d['cpu']}, {s['threads'] or 'all'} threads), {s['runs']} runs, "
         f"prompt {s['prompt_len']} tokens, answer {s['gen_len']} tokens.",
         "",
         "| metric | value |",
@@ -75,11 +78,37 @@ def markdown(profile: dict) -> str:
     ]
     lines += [f"| {name} | {value} |" for name, value in markdown_rows(profile)]
     lines += ["", f"Energy is **{e['kind']}**: {e['method']}. Source: {e['source']}.", ""]
+    if not e.get("meaningful", True):
+        lines += ["**The energy figures above are MEANINGLESS for this run** (see the warnings below).", ""]
+    lines += [f"- WARNING: {w}" for w in e.get("warnings", [])] + ([""] if e.get("warnings") else [])
+    lines += prediction_lines(profile.get("prediction"))
     if profile["operators"]:
         lines += ["## Top operators (onnxruntime profiler, all runs)", "", "| op | ms | calls | share |", "|---|---:|---:|---:|"]
         lines += [f"| {o['op']} | {o['ms']:.1f} | {o['calls']} | {100 * o['share']:.1f} % |" for o in profile["operators"]]
         lines.append("")
     return "\n".join(lines)
+
+
+def prediction_lines(pred: dict | None) -> list[str]:
+    """`plan`'s prediction for this machine next to the measurement (calibration.prediction_for)."""
+    if not pred:
+        return []
+    if "skipped" in pred:
+        return [f"Plan's prediction: {pred['skipped']}.", ""]
+    p, m = pred["predicted"], pred["measured"]
+    ttft = (f"| TTFT s | {p['ttft_s']:.3f} | {m['ttft_s']:.3f} | {pred['ttft_measured_over_predicted']:.2f} | "
+            f"prefill_compute_efficiency {pred['constants']['prefill_compute_efficiency']} -> "
+            f"{pred['implied_prefill_compute_efficiency']} |") if p["ttft_s"] else "| TTFT s | - | - | - | - |"
+    lines = [f"## Plan's prediction vs this measurement (target {pred['target']}, {pred['format']} {pred['quant']})",
+             "", "| figure | predicted | measured | measured / predicted | constant now -> implied |",
+             "|---|---:|---:|---:|---|",
+             f"| decode tok/s | {p['decode_tok_s']:.1f} | {m['decode_tok_s']:.1f} | "
+             f"{pred['decode_measured_over_predicted']:.2f} | decode_bandwidth_efficiency "
+             f"{pred['constants']['decode_bandwidth_efficiency']} -> {pred['implied_decode_bandwidth_efficiency']} |",
+             ttft, ""]
+    if pred.get("note"):
+        lines += [f"Note: {pred['note']}.", ""]
+    return lines
 
 
 def write_reports(folder: Path, profile: dict) -> list[Path]:
