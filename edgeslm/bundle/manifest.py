@@ -15,7 +15,7 @@ from edgeslm.errors import UserError
 
 SCHEMA_VERSION = 1
 TOOL_PACKAGES = ("edgeslm", "torch", "transformers", "onnx", "onnxruntime", "onnxscript", "gguf", "peft",
-                 "numpy")
+                 "numpy", "executorch", "torchao", "coremltools")
 
 
 def tool_versions() -> dict[str, str]:

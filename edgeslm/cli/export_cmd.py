@@ -15,8 +15,8 @@ from edgeslm.pipeline.config import DEFAULT_DECODE_TOKENS, DEFAULT_MAX_SEQ_LEN, 
               help="Hugging Face folder, .gguf file, catalog id (`edgeslm list models`) or hub id. "
                    "Default: the embedded SmolLM2-135M-Instruct.")
 @click.option("--target", "-t", default="android", show_default=True, help="android | ios | linux.")
-@click.option("--format", "fmt", default=None, help="onnx (default of android and linux).")
-@click.option("--quant", "-q", default=None, help="int4 | int8 | fp32 (default: the target's, int4).")
+@click.option("--format", "fmt", default=None, help="onnx | executorch | coreml (default: the target's; `edgeslm list targets`).")
+@click.option("--quant", "-q", default=None, help="int4 | int8 | fp16 | fp32 (default: the target's, int4; `edgeslm list quant`).")
 @click.option("--output", "-o", default="out", show_default=True, type=click.Path(path_type=Path),
               help="Bundle folder to write (atomically).")
 @click.option("--adapter", type=click.Path(path_type=Path), default=None, help="PEFT LoRA folder merged first.")

@@ -23,7 +23,7 @@ import click
               help="Your grid's carbon intensity; only then is CO2e reported.")
 @click.option("--sustained", type=int, default=None, metavar="N",
               help="Answer N prompts back to back (no warm-up) and report speed and energy per answer over time.")
-@click.option("--ops", is_flag=True, help="Add a per-operator time table (onnxruntime's profiler; host only).")
+@click.option("--ops", is_flag=True, help="Add a per-operator time table (onnxruntime's profiler, or ExecuTorch's ETDump; host only).")
 @click.option("--serial", default=None, help="android: adb serial; ios: devicectl identifier, UDID or name. "
               "Needed when several devices are attached.")
 @click.option("--runner", type=click.Path(path_type=Path), default=None,

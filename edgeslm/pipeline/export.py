@@ -24,7 +24,7 @@ from edgeslm.quant import get_scheme
 from edgeslm.sources.load import load_config, load_model, prepare_folder
 from edgeslm.sources.resolve import resolve
 from edgeslm.targets import get_target
-from edgeslm.verify.check import judge
+from edgeslm.verify.check import Verdict, judge
 from edgeslm.verify.metrics import measure
 from edgeslm.verify.prompts import VERIFY_PROMPTS
 from edgeslm.verify.reference import record_reference
@@ -86,9 +86,21 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
             log.note(f"... and {len(artifact.fallbacks) - 5} more fallbacks, all listed in manifest.json")
 
         with log.stage("verify", f"{len(references)} prompts + {cfg.verify_decode_tokens} decode steps each"):
-            metrics = measure(backend.runner(stage, artifact.io, cfg.threads), references)
+            # A backend whose runtime may be absent on this host (Core ML off macOS) verifies itself: it runs
+            # every check it can here, the runtime where it exists, and says which checks need another host.
+            checks = {"runtime": "host " + cfg.format}
+            if hasattr(backend, "host_verify"):
+                metrics, checks = backend.host_verify(decoder, scheme, artifact, references, stage, cfg.threads)
+            else:
+                metrics = measure(backend.runner(stage, artifact.io, cfg.threads), references)
             tol = tolerance_for(scheme.name)
             outcome = judge(metrics, tol)
+            if checks.get("failures"):
+                outcome = Verdict(False, outcome.failures + tuple(checks["failures"]))
+        for check in checks.get("run", []):
+            log.note(f"verify check {check['name']}: {'passed' if check['passed'] else 'FAILED'}")
+        for check in checks.get("not_run", []):
+            log.note(f"verify check {check['name']} not run: {check['reason']}")
 
         with log.stage("package", "tokenizer, generation settings, manifest"):
             loaded.tokenizer.save_pretrained(stage)
@@ -107,7 +119,9 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
                 "generation": generation,
                 "fit": {"estimate": vars(fit), "verdict": vars(verdict)},
                 "verify": {"passed": outcome.passed, "failures": list(outcome.failures), "metrics": metrics.to_dict(),
-                           "tolerance": vars(tol), "prompts": list(VERIFY_PROMPTS), "runtime": "host " + cfg.format},
+                           "tolerance": vars(tol), "prompts": list(VERIFY_PROMPTS), "runtime": checks["runtime"],
+                           **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]}
+                              if "run" in checks else {})},
                 "stage_seconds": dict(log.timings),
                 "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
             }

@@ -15,7 +15,7 @@ from edgeslm.profile import energy
 from edgeslm.profile.summary import summarize
 from edgeslm.targets import get_target
 
-HOST_FORMATS = {"onnx": "onnxruntime"}
+HOST_FORMATS = {"onnx": "onnxruntime", "executorch": "executorch (pybindings)"}
 
 
 @dataclass(frozen=True)

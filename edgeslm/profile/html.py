@@ -84,8 +84,11 @@ def figures(profile: dict) -> list[tuple[str, str]]:
         ops = profile.get("operators") or []
         if ops:
             fig, ax = plt.subplots(figsize=(7, 0.35 * len(ops) + 1))
-            ax.barh([o["op"] for o in ops][::-1], [o["ms"] for o in ops][::-1], color="#cf222e")
-            ax.set(xlabel="ms (all runs)", title="Top operators (onnxruntime profiler)")
+            # ExecuTorch rows say where the op ran: XNNPACK-delegated blue, ExecuTorch's own kernels red.
+            colors = ["#1f6feb" if o.get("delegated") else "#cf222e" for o in ops][::-1]
+            ax.barh([o["op"] for o in ops][::-1], [o["ms"] for o in ops][::-1], color=colors)
+            profiler = (profile.get("operators_about") or {}).get("profiler", "onnxruntime profiler")
+            ax.set(xlabel="ms (all runs)", title=f"Top operators ({profiler})")
             out.append(("Top operators", svg_of(fig)))
             plt.close(fig)
     return out

@@ -42,6 +42,8 @@ def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport
         "peak_rss_mb": raw["peak_rss_mb"],
         "energy": energy.to_dict(),
         "operators": raw.get("operators", []),
+        "operators_about": raw.get("operators_about", {}),  # which profiler; ExecuTorch: delegated vs portable ms
+        "torch_loaded": raw.get("torch_loaded"),
     }
 
 
@@ -83,10 +85,25 @@ def markdown(profile: dict) -> str:
     lines += [f"- WARNING: {w}" for w in e.get("warnings", [])] + ([""] if e.get("warnings") else [])
     lines += prediction_lines(profile.get("prediction"))
     if profile["operators"]:
-        lines += ["## Top operators (onnxruntime profiler, all runs)", "", "| op | ms | calls | share |", "|---|---:|---:|---:|"]
-        lines += [f"| {o['op']} | {o['ms']:.1f} | {o['calls']} | {100 * o['share']:.1f} % |" for o in profile["operators"]]
-        lines.append("")
+        lines += operator_lines(profile)
     return "\n".join(lines)
+
+
+def operator_lines(profile: dict) -> list[str]:
+    """The per-operator table: onnxruntime's profiler, or ExecuTorch's ETDump (with where each op ran)."""
+    about, ops = profile.get("operators_about") or {}, profile["operators"]
+    lines = [f"## Top operators ({about.get('profiler', 'onnxruntime profiler, all runs')})", ""]
+    where = any("delegated" in o for o in ops)
+    if where and "delegated_ms" in about:
+        lines += [f"XNNPACK-delegated ops {about['delegated_ms']:.1f} ms, ExecuTorch's own kernels "
+                  f"{about['portable_ms']:.1f} ms, dispatch overhead {about['overhead_ms']:.1f} ms, over "
+                  f"{about['forward_calls']} forward calls (an ETDump pass after the timed runs).", ""]
+    lines += ["| op | where | ms | calls | share |", "|---|---|---:|---:|---:|"] if where else \
+        ["| op | ms | calls | share |", "|---|---:|---:|---:|"]
+    for o in ops:
+        cell = f" {'XNNPACK' if o.get('delegated') else 'portable'} |" if where else ""
+        lines.append(f"| {o['op']} |{cell} {o['ms']:.1f} | {o['calls']} | {100 * o['share']:.1f} % |")
+    return lines + [""]
 
 
 def prediction_lines(pred: dict | None) -> list[str]:

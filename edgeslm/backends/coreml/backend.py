@@ -1,0 +1,113 @@
+"""The Core ML backend: a stateful-KV-cache ML program (iOS 18) with one fused attention op per layer,
+weights quantized by coremltools.optimize, verified on the host without Core ML's runtime where it is absent."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edgeslm.backends.base import LoweredArtifact, Support
+from edgeslm.backends.coreml.runner import MODEL_DIR, CoreMLRunner
+from edgeslm.errors import InternalError
+from edgeslm.quant import QuantScheme
+
+if TYPE_CHECKING:  # lowering needs torch and coremltools; running a bundle on a Mac needs only coremltools
+    from edgeslm.model.decoder import EdgeDecoder
+
+SUPPORTED_QUANT = ("fp16", "int8", "int4")
+
+
+class CoreMLBackend:
+    name = "coreml"
+    extension = ".mlpackage"
+
+    def supports(self, model_type: str, scheme: QuantScheme) -> Support:
+        if scheme.name == "fp32":
+            return Support(False, "Core ML on iPhone computes in float16 (the Neural Engine has no float32); "
+                                  "a float32 package doubles the size of the fp16 baseline for no accuracy a "
+                                  "phone can use: use --quant fp16 (the float baseline), int8 or int4")
+        if scheme.name not in SUPPORTED_QUANT:
+            return Support(False, f"the coreml backend maps {', '.join(SUPPORTED_QUANT)}; not {scheme.name}")
+        return Support(True)
+
+    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
+        from edgeslm.backends.coreml.convert import convert, io_layout, native_quant, quantize, quiet, trace
+        from edgeslm.backends.coreml.gguf_carry import CARRY_ARCHS, carry_gguf_blocks
+        from edgeslm.backends.coreml.mil import io_shapes, op_counts, stored_weights
+
+        spec = decoder.spec
+        max_len = spec.max_positions
+        started = time.perf_counter()
+        traced = trace(decoder, max_len)
+        mlmodel = convert(traced, max_len, tuple(traced.k_cache.shape))
+        del traced
+        converted = time.perf_counter()
+        mlmodel = quantize(mlmodel, scheme)
+        fallbacks, carry = [], None
+        gguf_source = context.get("gguf_path") and scheme.name == "int4"
+        if gguf_source and spec.model_type not in CARRY_ARCHS:
+            fallbacks.append({"what": "GGUF quantization grid", "reason": f"no GGUF tensor map for {spec.model_type} "
+                              f"(have: {', '.join(CARRY_ARCHS)}); re-quantized, rounding twice"})
+        elif gguf_source:
+            with quiet():
+                mlmodel, carried, left_over = carry_gguf_blocks(mlmodel, decoder, Path(context["gguf_path"]))
+            carry = {"carried": len(carried), "left_over": len(left_over), "by_type": _count(carried.values()),
+                     "note": "GGUF Q4_0/Q4_1/Q8_0 blocks moved into constexpr_blockwise_shift_scale (Q4_1's "
+                             "offset -m/d rounded to fp16); not re-rounded"}
+            fallbacks += [{"what": f"weight {name}", "reason": f"GGUF block not carried over ({why}); re-quantized "
+                           "from the dequantized weights"} for name, why in left_over.items()]
+        quantized = time.perf_counter()
+        mlmodel.save(str(out_dir / MODEL_DIR))
+        counts = op_counts(mlmodel._mil_program)
+        stored = stored_weights(mlmodel._mil_program)
+        del mlmodel
+        fused = counts.get("scaled_dot_product_attention", 0)
+        if fused != spec.layers:
+            raise InternalError(f"expected {spec.layers} fused scaled_dot_product_attention ops, found {fused}",
+                                hint="The attention did not stay one MIL op per layer; rerun with --debug.")
+        if not scheme.is_float:
+            fallbacks += [{"what": f"weight {name}", "reason": "left in float16 by coremltools' quantizer"}
+                          for name in stored.float_left]
+        package = out_dir / MODEL_DIR
+        files = sorted(str(p.relative_to(out_dir)) for p in package.rglob("*") if p.is_file())
+        io = {**io_layout(decoder, max_len), "coreml": io_shapes(_spec(package))}
+        native = {**native_quant(scheme), "seconds": {"convert": round(converted - started, 2),
+                                                      "quantize": round(quantized - converted, 2)}}
+        if carry is not None:
+            native["gguf_carry_over"] = carry
+        kernels = {
+            "fused_attention": fused,
+            "scaled_dot_product_attention": fused,
+            "constexpr_blockwise_shift_scale": counts.get("constexpr_blockwise_shift_scale", 0),
+            "weights_by_storage": stored.kinds,
+            "gqa": ("kv heads repeated (tile) before the fused op: the iOS 18 op needs equal head counts"
+                    if spec.heads != spec.kv_heads else "none (heads == kv_heads)"),
+            "op_counts": counts,
+        }
+        return LoweredArtifact(files=files, io=io, quant=native, fallbacks=fallbacks, kernels=kernels)
+
+    def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> CoreMLRunner:
+        return CoreMLRunner(bundle_dir, io, threads)
+
+    def host_verify(self, decoder: "EdgeDecoder", scheme: QuantScheme, artifact: LoweredArtifact, references,
+                    bundle_dir: Path, threads: int | None = None):
+        """Verification that does not need Core ML's runtime, plus the runtime where it exists (macOS).
+        Returns the metrics to judge with the scheme's tolerance and the record of checks run / not run."""
+        from edgeslm.backends.coreml.host_verify import host_verify
+
+        return host_verify(decoder, scheme, bundle_dir, references, threads,
+                           runner_factory=lambda: self.runner(bundle_dir, artifact.io, threads))
+
+
+def _count(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _spec(package: Path):
+    import coremltools as ct
+
+    return ct.models.MLModel(str(package), skip_model_load=True).get_spec()

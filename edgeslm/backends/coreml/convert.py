@@ -1,0 +1,136 @@
+"""Trace the stateful wrapper, convert it with coremltools (iOS 18, fp16), quantize with coremltools.optimize.
+
+One ML program serves prefill (S tokens) and decode (S = 1): `input_ids (1, S)` and `causal_mask (1, 1, S, P+S)`
+are flexible through ct.RangeDim up to the cache length; the KV cache is two fp16 states.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+
+import numpy as np
+import torch
+
+from edgeslm.errors import InternalError
+from edgeslm.kernels.coreml_sdpa import StatefulDecoder
+from edgeslm.quant import QuantScheme
+
+MODEL_DIR = "model.mlpackage"
+INPUTS = ("input_ids", "causal_mask")
+OUTPUT = "logits"
+STATES = ("k_cache", "v_cache")
+# Ops whose rank-2 weights the quantizer compresses: projections (linear) and embedding tables (gather).
+# Everything else stays fp16 on purpose: norms and biases are rank 1 (never compressed), and the rotary
+# tables feed slice_by_index: a global config would quantize those too (2048 x 32 on SmolLM2).
+QUANTIZED_OP_TYPES = ("linear", "gather")
+WEIGHT_THRESHOLD = 256  # elements; the tiny test models' k/v projections (2048) must be compressed too
+
+
+@contextlib.contextmanager
+def quiet():
+    """coremltools prints progress bars and notices on stdout/stderr; stdout is for results (convention 6)."""
+    loggers = [logging.getLogger(n) for n in ("coremltools", "torch.jit")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def trace(decoder, max_len: int) -> torch.jit.ScriptModule:
+    """The wrapper traced with distinct example sizes (S=3, P=2) so no dynamic dim is frozen to another."""
+    wrapper = StatefulDecoder(decoder, max_len).eval()
+    example = (torch.zeros(1, 3, dtype=torch.int32), torch.zeros(1, 1, 3, 5))
+    with torch.no_grad(), quiet():
+        traced = torch.jit.trace(wrapper, example, check_trace=False)
+    wrapper.reset()
+    traced.k_cache.zero_()
+    traced.v_cache.zero_()
+    return traced
+
+
+def io_layout(decoder, max_len: int) -> dict:
+    spec = decoder.spec
+    state = [spec.layers, 1, spec.kv_heads, max_len, spec.head_dim]
+    return {
+        "inputs": {"input_ids": {"shape": ["1", f"S (1..{max_len})"], "dtype": "int32"},
+                   "causal_mask": {"shape": ["1", "1", "S", f"P + S (1..{max_len})"], "dtype": "float16",
+                                   "meaning": "additive: 0 = visible, -inf = hidden; P = width - S cached tokens"}},
+        "outputs": {OUTPUT: {"shape": ["1", "S", str(spec.vocab_size)], "dtype": "float16"}},
+        "states": {name: {"shape": state, "dtype": "float16",
+                          "layout": "(layers, batch, kv_heads, max_len, head_dim)"} for name in STATES},
+        "kv_cache": {"layout": "state", "layers": spec.layers, "kv_heads": spec.kv_heads,
+                     "head_dim": spec.head_dim, "dtype": "float16", "max_len": max_len},
+        "sliding_window": "computed in the graph from causal_mask (one mask input for every layer)",
+        "max_positions": max_len, "vocab_size": spec.vocab_size, "batch": 1,
+        "minimum_deployment_target": "iOS18",
+    }
+
+
+def convert(traced: torch.jit.ScriptModule, max_len: int, state_shape: tuple[int, ...]):
+    import coremltools as ct
+
+    s = ct.RangeDim(1, max_len, default=1, symbol="S")
+    total = ct.RangeDim(1, max_len, default=1, symbol="T")
+    state_type = ct.TensorType(shape=state_shape, dtype=np.float16)
+    with quiet():
+        try:
+            return ct.convert(
+                traced, convert_to="mlprogram",
+                inputs=[ct.TensorType(INPUTS[0], shape=(1, s), dtype=np.int32),
+                        ct.TensorType(INPUTS[1], shape=(1, 1, s, total), dtype=np.float16)],
+                outputs=[ct.TensorType(OUTPUT, dtype=np.float16)],
+                states=[ct.StateType(wrapped_type=state_type, name=n) for n in STATES],
+                minimum_deployment_target=ct.target.iOS18, compute_precision=ct.precision.FLOAT16,
+                skip_model_load=True)
+        except Exception as exc:  # coremltools raises bare ValueError/RuntimeError/AssertionError
+            raise InternalError(f"coremltools could not convert the stateful decoder: {exc}",
+                                hint="Rerun with --debug for the traceback; report it with the model's config."
+                                ) from exc
+
+
+def quantizer_config(scheme: QuantScheme):
+    """The scheme as coremltools.optimize's own config (None for fp16: the float baseline)."""
+    import coremltools.optimize.coreml as cto
+
+    if scheme.name == "int4":
+        op = cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int4", granularity="per_block",
+                                         block_size=scheme.group_size, weight_threshold=WEIGHT_THRESHOLD)
+    elif scheme.name == "int8":
+        op = cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", granularity="per_channel",
+                                         weight_threshold=WEIGHT_THRESHOLD)
+    else:
+        return None
+    return cto.OptimizationConfig(op_type_configs={t: op for t in QUANTIZED_OP_TYPES})
+
+
+def native_quant(scheme: QuantScheme) -> dict:
+    base = {"tool": "coremltools.optimize.coreml", "compute_precision": "float16", "activations": "float16"}
+    if scheme.name == "int4":
+        return {**base, "api": "linear_quantize_weights", "mode": "linear_symmetric", "dtype": "int4",
+                "granularity": "per_block", "block_size": scheme.group_size, "op_types": list(QUANTIZED_OP_TYPES),
+                "weight_threshold": WEIGHT_THRESHOLD}
+    if scheme.name == "int8":
+        return {**base, "api": "linear_quantize_weights", "mode": "linear_symmetric", "dtype": "int8",
+                "granularity": "per_channel", "op_types": list(QUANTIZED_OP_TYPES),
+                "weight_threshold": WEIGHT_THRESHOLD}
+    return {**base, "weights": "float16"}
+
+
+def quantize(mlmodel, scheme: QuantScheme):
+    config = quantizer_config(scheme)
+    if config is None:
+        return mlmodel
+    import coremltools.optimize.coreml as cto
+
+    with quiet():
+        return cto.linear_quantize_weights(mlmodel, config=config)

@@ -1,0 +1,93 @@
+"""Map edgeslm's quant schemes onto torchao (linears) and ExecuTorch's embedding quantizer (tables).
+
+- int4: 8-bit dynamic per-token activations x int4 weights, symmetric, groups of 32 (torchao
+  Int8DynamicActivationIntxWeightConfig): XNNPACK's QD8 x QB4W fully-connected kernels.
+- int8: 8-bit dynamic activations x int8 weights per output channel: XNNPACK's QD8 x QC8W kernels.
+  Not int8 weight-only: XNNPACK has no weight-only int8 linear, so it stayed float-sized and its
+  dequantize pattern gave garbage logits when measured.
+- embedding tables: 8-bit, groups of 32, through ExecuTorch's own EmbeddingQuantHandler
+  (quantized_decomposed.embedding_byte has an ExecuTorch kernel; torchao's embedding quantizer left ops
+  without out variants and failed at to_executorch).
+
+Works on the copy rewrite.for_xnnpack makes (Proj -> nn.Linear, which the quantizer looks for): the shared
+decoder is never edited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import torch
+from torch import nn
+
+from edgeslm.backends.executorch.rewrite import for_xnnpack
+from edgeslm.model.decoder import EdgeDecoder
+from edgeslm.quant import QuantScheme
+
+EMBED_BITS = 8
+EMBED_GROUP = 32
+
+
+def linear_config(scheme: QuantScheme):
+    from torchao.quantization.granularity import PerAxis, PerGroup
+    from torchao.quantization.quant_api import Int8DynamicActivationIntxWeightConfig
+
+    if scheme.name == "int4":
+        return Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4,
+                                                     weight_granularity=PerGroup(scheme.group_size or 32))
+    if scheme.name == "int8":
+        return Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int8, weight_granularity=PerAxis(0))
+    raise ValueError(f"no torchao mapping for {scheme.name}")
+
+
+def quantize(decoder: EdgeDecoder, scheme: QuantScheme) -> tuple[EdgeDecoder, dict, list[dict]]:
+    """Returns (the model to lower, the native quant config for the manifest, fallbacks)."""
+    model = for_xnnpack(decoder)
+    if scheme.is_float:
+        return model, {"quantizer": "none", "weights": "float32"}, []
+    from torchao.quantization import quantize_
+
+    group = scheme.group_size or 32
+    skipped: list[dict] = []
+
+    def wanted(module: nn.Module, fqn: str) -> bool:
+        if not isinstance(module, nn.Linear):
+            return False
+        # A 4-bit group must divide the input features; a layer that cannot be grouped stays float.
+        if scheme.name == "int4" and module.in_features % group:
+            skipped.append({"what": f"linear {fqn}", "reason": f"in_features {module.in_features} is not a "
+                            f"multiple of the group size {group}; left in float32"})
+            return False
+        return True
+
+    with torch.no_grad():
+        quantize_(model, linear_config(scheme), filter_fn=wanted)
+    tables = _quantize_embeddings(model)
+    native = {
+        "quantizer": "torchao.quantize_ + executorch EmbeddingQuantHandler",
+        "linear": {"config": "Int8DynamicActivationIntxWeightConfig", "activations": "int8 dynamic per token, "
+                   "asymmetric", "weight_dtype": f"int{scheme.weight_bits}",
+                   "granularity": f"per group of {group}" if scheme.name == "int4" else "per output channel",
+                   "symmetric": True, "lm_head": "untied, quantized like the other linears"},
+        "embedding": {"bits": EMBED_BITS, "group_size": EMBED_GROUP, "op": "quantized_decomposed.embedding_byte",
+                      "tables": tables},
+        "note": "verify's distance to the fp32 reference is the quantization error of this scheme",
+    }
+    fallbacks = list(skipped)
+    if scheme.weight_bits < EMBED_BITS:
+        fallbacks.append({"what": "embedding tables", "reason": f"{EMBED_BITS}-bit (scheme {scheme.name} asks "
+                          f"{scheme.weight_bits}-bit): ExecuTorch's embedding_4bit has no XNNPACK kernel and the "
+                          f"table is read one row per token, so 8-bit costs size, not speed"})
+    return model, native, fallbacks
+
+
+def _quantize_embeddings(model: nn.Module) -> list[str]:
+    from executorch.examples.models.llama.source_transformation.quantize import EmbeddingQuantHandler
+
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Embedding)]
+    # The handler prints one line per table to stdout; stdout is for results.
+    with contextlib.redirect_stdout(io.StringIO()):
+        EmbeddingQuantHandler(model, bitwidth=EMBED_BITS, group_size=EMBED_GROUP, packed=False,
+                              quantize_with_hqq=False).quantized_model()
+    return names
