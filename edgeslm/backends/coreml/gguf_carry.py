@@ -20,23 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeslm.backends.gguf_names import CARRY_ARCHS, gguf_tensor_name, unpermute_rows_for  # noqa: F401
 from edgeslm.errors import UserError
-
-_LLAMA_GGUF = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
-               "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
-CARRY_ARCHS = ("llama",)
-
-
-def _gguf_name(name: str, tensors: dict) -> str | None:
-    if name == "embed":
-        return "token_embd.weight"
-    if name == "lm_head":
-        return "output.weight" if "output.weight" in tensors else "token_embd.weight"
-    parts = name.split(".")  # layers.<i>.<proj>
-    if len(parts) == 3 and parts[0] == "layers" and parts[2] in _LLAMA_GGUF:
-        return f"blk.{parts[1]}.{_LLAMA_GGUF[parts[2]]}.weight"
-    return None
-
 
 def gguf_blocks(tensor, rows: np.ndarray | None = None, qtype=None):
     """(data, scale, offset) for constexpr_blockwise_shift_scale from one ggml tensor (a gguf.ReaderTensor,
@@ -79,7 +64,7 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path):
 
     from edgeslm.backends.coreml.host_verify import projection_call_order
     from edgeslm.backends.coreml.mil import EMBED_PREFIXES, _weight_input
-    from edgeslm.backends.onnx.gguf_carry import CARRIED_TYPES, llama_unpermute_index
+    from edgeslm.backends.onnx.gguf_carry import CARRIED_TYPES
 
     path = Path(gguf_path)
     if not path.is_file():
@@ -113,7 +98,7 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path):
             PASS_REGISTRY["common::dead_code_elimination"](prog)
 
         def _carry(self, op, name, source):
-            gname = _gguf_name(name, tensors)
+            gname = gguf_tensor_name(name, tensors)
             if gname is None or gname not in tensors:
                 left_over[name] = f"no GGUF tensor for it ({gname})"
                 return
@@ -121,9 +106,7 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path):
             if t.tensor_type.name not in CARRIED_TYPES:
                 left_over[name] = f"GGUF {t.tensor_type.name}: no exact constexpr_blockwise_shift_scale layout"
                 return
-            rows = None
-            if name.endswith(("q_proj", "k_proj")):
-                rows = llama_unpermute_index(int(t.shape[1]), spec.heads if name.endswith("q_proj") else spec.kv_heads)
+            rows = unpermute_rows_for(name, int(t.shape[1]), spec.heads, spec.kv_heads)
             data, scale, offset = gguf_blocks(t, rows)
             old = source.outputs[0]
             if tuple(data.shape) != tuple(old.shape):

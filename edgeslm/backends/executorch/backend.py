@@ -16,16 +16,13 @@ if TYPE_CHECKING:
 SUPPORTED_QUANT = ("fp32", "int8", "int4")
 
 
-def _fallbacks(report, scheme: QuantScheme, context: dict) -> list[dict]:
+def _fallbacks(report) -> list[dict]:
     out = []
     for op, count in report.portable.items():
         if op in _BOOKKEEPING:
             continue
         why = _WHY_PORTABLE.get(op, "no XNNPACK kernel for this op / shape; runs on ExecuTorch's portable CPU kernel")
         out.append({"what": f"op {op} x{count}", "reason": f"not delegated to XNNPACK: {why}"})
-    if context.get("gguf_path") and not scheme.is_float:
-        out.append({"what": "GGUF quantization grid", "reason": "not carried over: torchao re-quantizes the "
-                    "dequantized GGUF weights (rounding twice)"})
     return out
 
 
@@ -64,10 +61,10 @@ class ExecuTorchBackend:
         from edgeslm.backends.executorch.quantize import quantize
 
         max_len = decoder.spec.max_positions
-        model, native, fallbacks = quantize(decoder, scheme)
+        model, native, fallbacks = quantize(decoder, scheme, context.get("gguf_path"))
         metadata = runner_metadata(decoder, max_len, context.get("runner_metadata"))
         report = lower_to_pte(model, decoder, max_len, out_dir / MODEL_FILE, metadata)
-        fallbacks += _fallbacks(report, scheme, context)
+        fallbacks += _fallbacks(report)
         native = {**native, "lowering_seconds": {k: round(v, 2) for k, v in report.seconds.items()}}
         return LoweredArtifact(
             files=[MODEL_FILE], io=io_layout(decoder, max_len), quant=native, fallbacks=fallbacks,

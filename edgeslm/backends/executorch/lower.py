@@ -9,15 +9,12 @@ use_kv_cache, enable_dynamic_shape, ...) are written into the .pte, so the bundl
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from edgeslm.backends.quiet import quiet_exporter
 from edgeslm.errors import InternalError, UnsupportedError
 from edgeslm.kernels.executorch_sdpa import StaticCacheDecoder
 from edgeslm.model.decoder import EdgeDecoder
@@ -65,20 +62,8 @@ def runner_metadata(decoder: EdgeDecoder, max_len: int, extra: dict | None = Non
     return meta
 
 
-@contextlib.contextmanager
 def quiet():
-    """torch.export / exir print progress and internal warnings; stdout is for results (DESIGN.md 6)."""
-    loggers = [logging.getLogger(n) for n in ("torch.export", "torch._dynamo", "executorch", "torchao", "root")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    return quiet_exporter("torch.export", "torch._dynamo", "executorch", "torchao", "root")
 
 
 def export_program(model: torch.nn.Module, max_len: int):

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from edgeslm.backends.executorch.rewrite import for_xnnpack
+from edgeslm.backends.gguf_names import CARRY_ARCHS
 from edgeslm.model.decoder import EdgeDecoder
-from edgeslm.quant import QuantScheme
+from edgeslm.quant import QuantScheme, get_scheme
 
 EMBED_BITS = 8
 EMBED_GROUP = 32
@@ -41,8 +42,11 @@ def linear_config(scheme: QuantScheme):
     raise ValueError(f"no torchao mapping for {scheme.name}")
 
 
-def quantize(decoder: EdgeDecoder, scheme: QuantScheme) -> tuple[EdgeDecoder, dict, list[dict]]:
-    """Returns (the model to lower, the native quant config for the manifest, fallbacks)."""
+def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple[EdgeDecoder, dict, list[dict]]:
+    """Returns (the model to lower, the native quant config for the manifest, fallbacks).
+
+    With `gguf_path` (a llama GGUF source) and int4, the GGUF's own 4-bit blocks are carried over (gguf_carry.py)
+    instead of re-rounding the dequantized weights."""
     model = for_xnnpack(decoder)
     if scheme.is_float:
         return model, {"quantizer": "none", "weights": "float32"}, []
@@ -50,10 +54,22 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme) -> tuple[EdgeDecoder, di
 
     group = scheme.group_size or 32
     skipped: list[dict] = []
+    plan = None
+    carry_fallbacks: list[dict] = []
+    if gguf_path and scheme.name == "int4" and decoder.spec.model_type in CARRY_ARCHS:
+        from edgeslm.backends.executorch.gguf_carry import plan_carry
+
+        plan = plan_carry(model, gguf_path)
+    elif gguf_path:
+        carry_fallbacks.append({"what": "GGUF quantization grid", "reason": (
+            f"not carried over ({scheme.name}; GGUF tensor maps exist for {', '.join(CARRY_ARCHS)} at int4): "
+            "torchao re-quantizes the dequantized GGUF weights (rounding twice)")})
 
     def wanted(module: nn.Module, fqn: str) -> bool:
         if not isinstance(module, nn.Linear):
             return False
+        if plan is not None and fqn in plan.eight_bit:
+            return False  # 8-bit GGUF source: quantized 8-bit per channel below, not re-rounded to 4 bits
         # A 4-bit group must divide the input features; a layer that cannot be grouped stays float.
         if scheme.name == "int4" and module.in_features % group:
             skipped.append({"what": f"linear {fqn}", "reason": f"in_features {module.in_features} is not a "
@@ -61,8 +77,18 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme) -> tuple[EdgeDecoder, di
             return False
         return True
 
+    carried: dict[str, str] = {}
     with torch.no_grad():
         quantize_(model, linear_config(scheme), filter_fn=wanted)
+        if plan is not None:
+            from edgeslm.backends.executorch.gguf_carry import apply_carry
+
+            if plan.eight_bit:
+                quantize_(model, linear_config(get_scheme("int8")),
+                          filter_fn=lambda m, fqn: isinstance(m, nn.Linear) and fqn in plan.eight_bit)
+            carried = apply_carry(model, plan, decoder.spec.heads, decoder.spec.kv_heads)
+            carry_fallbacks += [{"what": f"linear {n}", "reason": f"GGUF block not carried over ({why}); "
+                                 "re-quantized from the dequantized weights"} for n, why in plan.left_over.items()]
     tables = _quantize_embeddings(model)
     native = {
         "quantizer": "torchao.quantize_ + executorch EmbeddingQuantHandler",
@@ -74,7 +100,13 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme) -> tuple[EdgeDecoder, di
                       "tables": tables},
         "note": "verify's distance to the fp32 reference is the quantization error of this scheme",
     }
-    fallbacks = list(skipped)
+    if plan is not None:
+        native["gguf_carry_over"] = {
+            "carried_int4": len(carried), "eight_bit_per_channel": dict(sorted(plan.eight_bit.items())),
+            "left_over": len(plan.left_over), "by_type": {t: list(carried.values()).count(t) for t in set(carried.values())},
+            "note": "GGUF Q4_0/Q4_1 blocks moved bit for bit into torchao int4 weights (Q4_1's block offsets as an "
+                    "exact float side path); 8-bit GGUF tensors and the lm_head at 8 bits per channel"}
+    fallbacks = list(skipped) + carry_fallbacks
     if scheme.weight_bits < EMBED_BITS:
         fallbacks.append({"what": "embedding tables", "reason": f"{EMBED_BITS}-bit (scheme {scheme.name} asks "
                           f"{scheme.weight_bits}-bit): ExecuTorch's embedding_4bit has no XNNPACK kernel and the "

@@ -7,15 +7,12 @@ Names follow the onnxruntime-genai convention: input_ids, attention_mask, past_k
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import warnings
 from pathlib import Path
 
 import onnx
 import torch
 
+from edgeslm.backends.quiet import quiet_exporter
 from edgeslm.errors import InternalError
 from edgeslm.kernels.onnx_gqa import TRANSLATIONS, OnnxGQAKernel
 from edgeslm.model.decoder import EdgeDecoder
@@ -41,21 +38,8 @@ def io_layout(decoder: EdgeDecoder) -> dict:
     }
 
 
-@contextlib.contextmanager
 def _quiet_exporter():
-    """The exporter prints progress to stdout; stdout is for results (DESIGN.md convention 6)."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            # The exporter's deprecation and axis-renaming warnings are about its internals, not the user's model.
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    return quiet_exporter("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")
 
 
 def lower_to_onnx(decoder: EdgeDecoder, path: Path) -> tuple[onnx.ModelProto, dict]:
