@@ -4,6 +4,8 @@ the Inspector give the per-operator table (delegated to XNNPACK or not)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,11 +89,14 @@ def et_bundle(tiny_model_dir, tmp_path_factory) -> Path:
 
 
 def test_worker_profiles_an_executorch_bundle(et_bundle, tmp_path):
-    from edgeslm.profile import worker
-
     spec = {"bundle": str(et_bundle), "runs": 2, "warmup": 1, "prompt_len": 16, "gen_len": 8, "threads": 1,
             "op_profile_prefix": str(tmp_path / "ops")}
-    raw = worker.run(spec)
+    # In its own process, as `edgeslm profile` runs it: peak RSS is then the bundle's, not this test run's.
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    done = subprocess.run([sys.executable, "-m", "edgeslm.profile.worker", str(tmp_path / "spec.json"),
+                           str(tmp_path / "raw.json")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    raw = json.loads((tmp_path / "raw.json").read_text())
     assert raw["format"] == "executorch" and raw["prompt_len"] == 16 and len(raw["runs"]) == 2
     assert all(len(r["decode_latencies_s"]) == 8 and r["prefill_s"] > 0 for r in raw["runs"])
     assert 0 < raw["peak_rss_mb"] < 4000 and raw["load_s"] > 0
