@@ -37,8 +37,10 @@ def test_requested_defaults():
     assert android.formats == ("onnx", "executorch")
     assert (ios.default_format, ios.runner) == ("coreml", "xcrun")
     assert (linux.cpu_arch, linux.default_format, linux.runner) == ("x86_64", "onnx", "host")
-    reason = "ONNX until another backend beats it on measured decode speed at equal verify result"
-    assert android.default_format_reason == reason and linux.default_format_reason == reason
+    # The android choice is a measurement (ONNX vs ExecuTorch on the default model); linux keeps the rule.
+    assert "measured" in android.default_format_reason and "ExecuTorch" in android.default_format_reason
+    assert linux.default_format_reason == ("ONNX until another backend beats it on measured decode speed at equal "
+                                           "verify result")
 
 
 def test_unknown_target_suggests_the_nearest():
