@@ -9,28 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import artifacts
 import et_artifacts
-from bench_onnx import Contender, _has_module, _version, run_contender, top1_agreement
+from bench_onnx import Contender, run_contender
+from driver import (BENCH, SPEED_METRICS, add_common_args, has_module, prepare_inputs, print_pair,
+                    top1_agreement, write_report)
 
-BENCH = Path(__file__).resolve().parent
 THEIRS, OURS = "optimum_executorch", "ours_executorch"
 LABELS = {THEIRS: "optimum-executorch 8da4w", OURS: "edgeslm int4 ExecuTorch"}
-# (key, header, format, higher_is_better); speed and RSS come from the stock runner at each thread count.
-METRICS = [
-    ("prefill_ms", "prefill ms", "{:.0f}", False),
-    ("decode_tok_s", "decode tok/s", "{:.1f}", True),
-    ("peak_rss_mb", "peak RSS MB", "{:.0f}", False),
-    ("size_mb", "size MB", "{:.1f}", False),
-    ("top1_agree", "top-1 agree", "{:.3f}", True),
+# Speed and RSS come from the stock runner at each thread count; export cost from each build's own stats.
+METRICS = SPEED_METRICS + [
     ("export_s", "export s", "{:.0f}", False),
     ("export_cpu_s", "export CPU s", "{:.0f}", False),
     ("export_rss_mb", "export RSS MB", "{:.0f}", False),
@@ -75,18 +68,8 @@ def run_llm_runner(b: Built, inputs: Path, threads: int, repeats: int, out: Path
 
 
 def print_table(rows: dict[int, dict[str, dict]], skipped: dict) -> None:
-    width = max(map(len, LABELS.values())) + 8
-    head = "".join(f"{h:>15}" for _, h, _, _ in METRICS)
     for threads, results in rows.items():
-        print(f"\n{'threads ' + str(threads):<{width}}{head}")
-        for name, r in results.items():
-            cells = "".join(f"{fmt.format(r[k]) if r.get(k) is not None else '-':>15}" for k, _, fmt, _ in METRICS)
-            print(f"{LABELS[name]:<{width}}{cells}")
-        if THEIRS in results and OURS in results:
-            a, b = results[OURS], results[THEIRS]
-            cells = "".join(f"{a[k] / b[k]:>14.2f}x" if a.get(k) and b.get(k) else f"{'-':>15}"
-                            for k, _, _, _ in METRICS)
-            print(f"{'ratio ours / theirs':<{width}}{cells}")
+        print_pair(f"threads {threads}", results, LABELS, METRICS, OURS, THEIRS)
     print("\nhigher is better: decode tok/s, top-1 agree; lower for the rest")
     for name, reason in skipped.items():
         print(f"\nskipped {LABELS.get(name, name)}: {reason}")
@@ -95,26 +78,10 @@ def print_table(rows: dict[int, dict[str, dict]], skipped: dict) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description="SmolLM2-135M ExecuTorch benchmark: ours vs optimum-executorch")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts, each for both")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats per metric (best reported)")
-    p.add_argument("--prefill-tokens", type=int, default=128)
-    p.add_argument("--decode-tokens", type=int, default=64)
-    p.add_argument("--cache-dir", type=Path, default=BENCH / "results" / "cache")
-    p.add_argument("--rebuild-ours", action="store_true", help="re-export our bundle (it changes often)")
+    add_common_args(p, "timed repeats per metric (best reported)")
     p.add_argument("--only", nargs="+", choices=[THEIRS, OURS], default=[THEIRS, OURS])
     args = p.parse_args()
-    if args.prefill_tokens + args.decode_tokens + 2 > 256:
-        p.error("prefill + decode tokens must fit the 256-token context (harness.CTX)")
-
-    args.cache_dir.mkdir(parents=True, exist_ok=True)
-    if args.rebuild_ours:
-        shutil.rmtree(args.cache_dir / "ours_et_int4", ignore_errors=True)
-    try:
-        hf = artifacts.hf_folder(args.cache_dir)
-        inputs = artifacts.make_inputs(hf, args.prefill_tokens, args.decode_tokens)
-    except artifacts.BuildError as e:
-        sys.exit(f"Error: {e}")
-    inputs_path = args.cache_dir / "inputs_et.json"
-    inputs_path.write_text(json.dumps(inputs))
+    hf, inputs, inputs_path = prepare_inputs(p, args, "ours_et_int4", "inputs_et.json", extra_tokens=2)
 
     built, skipped = {}, {}
     for name in args.only:
@@ -161,27 +128,15 @@ def main() -> None:
                                    "export_cpu_s": b.export.get("cpu_s"), "export_rss_mb": b.export.get("peak_rss_mb")}
     print_table(rows, skipped)
 
-    report = {
-        "command": " ".join([Path(sys.executable).name] + sys.argv),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "python": platform.python_version()},
-        "versions": {d: _version(d) for d in ("executorch", "torch", "torchao", "transformers", "edgeslm")},
-        "optimum_venv": {"requirements": et_artifacts.REQUIREMENTS.read_text().splitlines()},
-        "inputs": {"source": inputs["source"], "prompts": len(inputs["eval_ids"]),
-                   "positions": sum(map(len, inputs["eval_ids"]))},
-        "stock_runner": {str(t): r for t, r in rows.items()},
-        "pybindings": via_pybind,
-        "exports": {n: b.export for n, b in built.items()},
-        "skipped": skipped,
-    }
-    threads = "-".join(map(str, args.threads))
-    out = args.cache_dir.parent / f"bench_executorch_{threads}t_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\n[bench] wrote {out}", file=sys.stderr)
-
+    write_report(args.cache_dir, f"bench_executorch_{'-'.join(map(str, args.threads))}t",
+                 ("executorch", "torch", "torchao", "transformers", "edgeslm"),
+                 {"optimum_venv": {"requirements": et_artifacts.REQUIREMENTS.read_text().splitlines()},
+                  "inputs": {"source": inputs["source"], "prompts": len(inputs["eval_ids"]),
+                             "positions": sum(map(len, inputs["eval_ids"]))},
+                  "stock_runner": {str(t): r for t, r in rows.items()}, "pybindings": via_pybind,
+                  "exports": {n: b.export for n, b in built.items()}, "skipped": skipped})
 
 if __name__ == "__main__":
-    if not _has_module("executorch"):
+    if not has_module("executorch"):
         sys.exit("Error: executorch is not installed in this environment (pip install executorch==1.5.1)")
     main()

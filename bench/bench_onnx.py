@@ -9,29 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
-from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable
 
 import artifacts
+from driver import (BENCH, SPEED_METRICS, add_common_args, has_module, prepare_inputs, top1_agreement,
+                    write_report)
 
-BENCH = Path(__file__).resolve().parent
 BASELINES = ("genai_builder", "llamacpp")
-# (key, header, format, higher_is_better)
-METRICS = [
-    ("prefill_ms", "prefill ms", "{:.0f}", False),
-    ("decode_tok_s", "decode tok/s", "{:.1f}", True),
-    ("peak_rss_mb", "peak RSS MB", "{:.0f}", False),
-    ("size_mb", "size MB", "{:.1f}", False),
-    ("top1_agree", "top-1 agree", "{:.3f}", True),
-]
+METRICS = SPEED_METRICS
 
 
 @dataclass(frozen=True)
@@ -61,13 +51,6 @@ CONTENDERS = [
 CONTENDER_BY_NAME = {c.name: c for c in CONTENDERS}
 
 
-def _has_module(name: str) -> bool:
-    try:
-        return find_spec(name) is not None
-    except ImportError:
-        return False
-
-
 def run_contender(c: Contender, artifact: Path, inputs: Path, args, out: Path) -> dict:
     cmd = [sys.executable, str(BENCH / "harness.py"), c.name, "--artifact", str(artifact),
            "--inputs", str(inputs), "--threads", str(args.threads), "--repeats", str(args.repeats),
@@ -79,11 +62,6 @@ def run_contender(c: Contender, artifact: Path, inputs: Path, args, out: Path) -
         tail = "\n  ".join(proc.stderr.strip().splitlines()[-4:])
         raise artifacts.BuildError(f"harness exited {proc.returncode}:\n  {tail}")
     return json.loads(out.read_text())
-
-
-def top1_agreement(argmax: list[list[int]], reference: list[list[int]]) -> float:
-    pairs = [(a, r) for seq, ref in zip(argmax, reference, strict=True) for a, r in zip(seq, ref, strict=True)]
-    return sum(a == r for a, r in pairs) / len(pairs)
 
 
 def print_table(results: dict, skipped: dict) -> None:
@@ -111,26 +89,10 @@ def print_table(results: dict, skipped: dict) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description="SmolLM2-135M CPU benchmark: ours vs GenAI builder vs llama.cpp")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads for every contender")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats per metric (median reported)")
-    p.add_argument("--prefill-tokens", type=int, default=128)
-    p.add_argument("--decode-tokens", type=int, default=64)
-    p.add_argument("--cache-dir", type=Path, default=BENCH / "results" / "cache")
-    p.add_argument("--rebuild-ours", action="store_true", help="re-export our bundle (it changes often)")
+    add_common_args(p, "timed repeats per metric (median reported)")
     p.add_argument("--only", nargs="+", choices=list(CONTENDER_BY_NAME), help="subset (reference always runs)")
     args = p.parse_args()
-    if args.prefill_tokens + args.decode_tokens + 1 > 256:
-        p.error("prefill + decode tokens must fit the 256-token context (harness.CTX)")
-
-    args.cache_dir.mkdir(parents=True, exist_ok=True)
-    if args.rebuild_ours:
-        shutil.rmtree(args.cache_dir / "ours_int4", ignore_errors=True)
-    try:
-        hf = artifacts.hf_folder(args.cache_dir)
-        inputs = artifacts.make_inputs(hf, args.prefill_tokens, args.decode_tokens)
-    except artifacts.BuildError as e:
-        sys.exit(f"Error: {e}")
-    inputs_path = args.cache_dir / "inputs.json"
-    inputs_path.write_text(json.dumps(inputs))
+    hf, inputs, inputs_path = prepare_inputs(p, args, "ours_int4", "inputs.json", extra_tokens=1)
     n_positions = sum(map(len, inputs["eval_ids"]))
     print(f"[bench] eval: {len(inputs['eval_ids'])} prompts, {n_positions} positions from {inputs['source']}",
           file=sys.stderr)
@@ -139,7 +101,7 @@ def main() -> None:
     results, skipped = {}, {}
     for name in wanted:
         c = CONTENDER_BY_NAME[name]
-        if not _has_module(c.needs):
+        if not has_module(c.needs):
             skipped[name] = f"python module {c.needs!r} is not installed (see bench/requirements.txt)"
             continue
         try:
@@ -159,27 +121,10 @@ def main() -> None:
         del r["eval_argmax"]  # thousands of ids; the agreement is what the report keeps
     print_table(results, skipped)
 
-    report = {
-        "command": " ".join([Path(sys.executable).name] + sys.argv),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "python": platform.python_version()},
-        "versions": {d: _version(d) for d in ("onnxruntime", "onnxruntime-genai", "llama_cpp_python",
-                                              "torch", "transformers", "edgeslm")},
-        "inputs": {"source": inputs["source"], "prompts": len(inputs["eval_ids"]), "positions": n_positions},
-        "results": results,
-        "skipped": skipped,
-    }
-    out = args.cache_dir.parent / f"bench_onnx_{args.threads}t_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\n[bench] wrote {out}", file=sys.stderr)
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+    write_report(args.cache_dir, f"bench_onnx_{args.threads}t",
+                 ("onnxruntime", "onnxruntime-genai", "llama_cpp_python", "torch", "transformers", "edgeslm"),
+                 {"inputs": {"source": inputs["source"], "prompts": len(inputs["eval_ids"]), "positions": n_positions},
+                  "results": results, "skipped": skipped})
 
 
 if __name__ == "__main__":

@@ -17,17 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from harness import _peak_rss_bytes
+from harness import _peak_rss_bytes, add_run_args, proc_status_bytes
 
 STATS_FIELDS = ("inference_start_ms", "token_encode_end_ms", "prompt_eval_end_ms", "first_token_ms",
                 "inference_end_ms", "aggregate_sampling_time_ms", "num_prompt_tokens", "num_generated_tokens")
-
-
-def _rss_now_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def _set_threads(threads: int) -> None:
@@ -50,10 +43,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pte", type=Path, required=True)
     p.add_argument("--tokenizer", type=Path, required=True)
-    p.add_argument("--inputs", type=Path, required=True)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--out", type=Path, required=True)
+    add_run_args(p)
     args = p.parse_args()
     inputs = json.loads(args.inputs.read_text())
 
@@ -63,7 +53,7 @@ def main() -> None:
     _register_kernels()
     _set_threads(args.threads)
     text = Tokenizer.from_file(str(args.tokenizer)).decode(inputs["prefill_ids"])
-    rss_before_load = _rss_now_bytes()
+    rss_before_load = proc_status_bytes("VmRSS")
     t0 = time.perf_counter()
     runner = TextLLMRunner(str(args.pte), str(args.tokenizer))
     load_s = time.perf_counter() - t0

@@ -70,12 +70,25 @@ def _peak_rss_bytes() -> int:
     Not ru_maxrss: Linux carries it over from the parent across fork + exec, so every contender would
     report at least the driver's RSS. VmHWM belongs to the address space that exec created.
     """
+    return proc_status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # macOS: bytes
+
+
+def proc_status_bytes(field: str) -> int:
+    """A memory field of /proc/self/status (VmHWM, VmRSS) in bytes; 0 where there is no /proc."""
     status = Path("/proc/self/status")
     if status.exists():
         for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # macOS: bytes; no such carry-over
+    return 0
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """The arguments every per-contender process takes from its driver."""
+    p.add_argument("--inputs", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", type=Path, required=True)
 
 
 def measure(module, artifact: Path, inputs: dict, threads: int, repeats: int) -> dict:
@@ -117,10 +130,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("contender", help="module name in bench/contenders/")
     p.add_argument("--artifact", type=Path, required=True)
-    p.add_argument("--inputs", type=Path, required=True)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--out", type=Path, required=True)
+    add_run_args(p)
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     module = importlib.import_module(f"contenders.{args.contender}")

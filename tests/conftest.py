@@ -36,18 +36,19 @@ def tiny_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def exported(tiny_model_dir, tmp_path_factory):
-    """exported(arch, quant) -> ExportResult of the tiny model on target linux (cached per session)."""
+    """exported(arch, quant, target="linux", fmt=None) -> ExportResult of the tiny model (cached per session);
+    fmt None is the target's default format."""
     from edgeslm.pipeline.config import ExportConfig
     from edgeslm.pipeline.export import run_export
     from edgeslm.pipeline.progress import StageLog
 
     done: dict = {}
 
-    def make(arch: str, quant: str):
-        key = (arch, quant)
+    def make(arch: str, quant: str, target: str = "linux", fmt: str | None = None):
+        key = (arch, quant, target, fmt)
         if key not in done:
-            out = tmp_path_factory.mktemp(f"bundle-{arch}-{quant}") / "bundle"
-            cfg = ExportConfig(output=out, target="linux", model=str(tiny_model_dir(arch)), quant=quant,
+            out = tmp_path_factory.mktemp(f"bundle-{arch}-{quant}-{target}-{fmt or 'default'}") / "bundle"
+            cfg = ExportConfig(output=out, target=target, format=fmt, model=str(tiny_model_dir(arch)), quant=quant,
                                max_seq_len=128)
             done[key] = run_export(cfg, StageLog(quiet=True))
         return done[key]

@@ -17,23 +17,9 @@ pytest.importorskip("executorch.exir", reason="executorch is not installed")
 
 
 @pytest.fixture(scope="session")
-def et_exported(tiny_model_dir, tmp_path_factory):
+def et_exported(exported):
     """et_exported(arch, quant) -> ExportResult of the tiny model as an ExecuTorch bundle (cached per session)."""
-    from edgeslm.pipeline.config import ExportConfig
-    from edgeslm.pipeline.export import run_export
-    from edgeslm.pipeline.progress import StageLog
-
-    done: dict = {}
-
-    def make(arch: str, quant: str):
-        if (arch, quant) not in done:
-            out = tmp_path_factory.mktemp(f"et-{arch}-{quant}") / "bundle"
-            cfg = ExportConfig(output=out, target="android", format="executorch", model=str(tiny_model_dir(arch)),
-                               quant=quant, max_seq_len=128)
-            done[(arch, quant)] = run_export(cfg, StageLog(quiet=True))
-        return done[(arch, quant)]
-
-    return make
+    return lambda arch, quant: exported(arch, quant, target="android", fmt="executorch")
 
 
 MATRIX = [pytest.param(a, q, marks=[pytest.mark.slow] if q == "int8" else [], id=f"{a}-{q}")

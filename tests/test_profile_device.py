@@ -186,7 +186,7 @@ def test_choose_adb_device_errors():
     devices = android.parse_devices(DEVICES)
     assert android.choose_device(devices, "R5CT1234ABC").serial == "R5CT1234ABC"
     for serial, needle in ((None, "3 devices are attached"), ("emulator-5554", "has not authorized"),
-                           ("192.168.1.20:5555", "is offline"), ("nope", "no device with serial 'nope'")):
+                           ("192.168.1.20:5555", "is offline"), ("nope", "no device matches --serial .nope.")):
         with pytest.raises(UserError, match=needle):
             android.choose_device(devices, serial)
     with pytest.raises(UserError, match="no Android device is attached") as err:

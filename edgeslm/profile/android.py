@@ -29,8 +29,15 @@ from pathlib import Path
 
 from edgeslm.errors import UserError
 from edgeslm.profile import battery, energy
-from edgeslm.profile.device import (DeviceSpec, build_profile, check_bundle, check_lengths, check_settings,
-                                    run_tool)
+from edgeslm.profile.device import (
+    DeviceSpec,
+    build_profile,
+    check_bundle,
+    check_lengths,
+    check_settings,
+    run_tool,
+)
+from edgeslm.profile.device_choice import choose_one
 from edgeslm.profile.metrics_schema import load_metrics, run_windows
 from edgeslm.profile.power_trace import RunWindow, integrate_runs
 
@@ -72,23 +79,13 @@ def parse_devices(text: str) -> list[AdbDevice]:
 
 
 def choose_device(devices: list[AdbDevice], serial: str | None) -> AdbDevice:
-    if serial is not None:
-        matches = [d for d in devices if d.serial == serial]
-        if not matches:
-            listed = ", ".join(f"{d.serial} ({d.state})" for d in devices) or "none"
-            raise UserError(f"no device with serial {serial!r} is attached (attached: {listed})",
-                            hint="Run `adb devices -l` and pass one of its serials to --serial.")
-        device = matches[0]
-    elif not devices:
-        raise UserError("no Android device is attached (`adb devices` lists none)",
-                        hint="Connect the phone with USB debugging on (Settings > Developer options), or use "
-                             "wireless debugging: `adb pair HOST:PORT` then `adb connect HOST:PORT`.")
-    elif len(devices) > 1:
-        listed = ", ".join(f"{d.serial} ({d.state})" for d in devices)
-        raise UserError(f"{len(devices)} devices are attached: {listed}",
-                        hint="Pick one with --serial SERIAL.")
-    else:
-        device = devices[0]
+    device = choose_one(
+        devices, serial, matches=lambda d, s: d.serial == s, label=lambda d: f"{d.serial} ({d.state})",
+        noun="device", unknown_hint="Run `adb devices -l` and pass one of its serials to --serial.",
+        many_hint="Pick one with --serial SERIAL.",
+        none=UserError("no Android device is attached (`adb devices` lists none)",
+                       hint="Connect the phone with USB debugging on (Settings > Developer options), or use "
+                            "wireless debugging: `adb pair HOST:PORT` then `adb connect HOST:PORT`."))
     if device.state == "unauthorized":
         raise UserError(f"device {device.serial} has not authorized this computer for USB debugging",
                         hint="Unlock the phone and accept the 'Allow USB debugging?' prompt, then retry.")

@@ -25,8 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeslm.errors import UserError
-from edgeslm.profile.device import (DeviceSpec, build_profile, check_bundle, check_lengths, check_settings,
-                                    run_tool)
+from edgeslm.profile.device import (
+    DeviceSpec,
+    build_profile,
+    check_bundle,
+    check_lengths,
+    check_settings,
+    run_tool,
+)
+from edgeslm.profile.device_choice import choose_one
 from edgeslm.profile.metrics_schema import load_metrics
 
 REMOTE_ROOT = "Documents/edgeslm"
@@ -65,21 +72,13 @@ def parse_device_list(data: dict) -> list[IosDevice]:
 
 
 def choose_device(devices: list[IosDevice], serial: str | None) -> IosDevice:
-    if serial is not None:
-        matches = [d for d in devices if serial in (d.identifier, d.udid, d.name)]
-        if not matches:
-            listed = ", ".join(f"{d.name} ({d.identifier})" for d in devices) or "none"
-            raise UserError(f"no iOS device matches --serial {serial!r} (seen: {listed})",
-                            hint="Run `xcrun devicectl list devices` and pass an identifier, UDID or name.")
-        device = matches[0]
-    elif not devices:
-        raise UserError("no iPhone is known to devicectl", hint="Connect the phone by USB, unlock it, trust this "
-                        "Mac, and enable Developer Mode (Settings > Privacy & Security).")
-    elif len(devices) > 1:
-        listed = ", ".join(f"{d.name} ({d.identifier})" for d in devices)
-        raise UserError(f"{len(devices)} iOS devices are known: {listed}", hint="Pick one with --serial ID.")
-    else:
-        device = devices[0]
+    device = choose_one(
+        devices, serial, matches=lambda d, s: s in (d.identifier, d.udid, d.name),
+        label=lambda d: f"{d.name} ({d.identifier})", noun="iOS device",
+        unknown_hint="Run `xcrun devicectl list devices` and pass an identifier, UDID or name.",
+        many_hint="Pick one with --serial ID.",
+        none=UserError("no iPhone is known to devicectl", hint="Connect the phone by USB, unlock it, trust this "
+                       "Mac, and enable Developer Mode (Settings > Privacy & Security)."))
     if not device.paired:
         raise UserError(f"{device.name} is not paired with this Mac",
                         hint="Unlock it and accept 'Trust This Computer', or pair it in Xcode > Devices.")

@@ -33,7 +33,7 @@ class CoreMLBackend:
 
     def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
         from edgeslm.backends.coreml.convert import convert, io_layout, native_quant, quantize, quiet, trace
-        from edgeslm.backends.coreml.gguf_carry import CARRY_ARCHS, carry_gguf_blocks
+        from edgeslm.backends.coreml.gguf_carry import CARRIED_BY_SCHEME, CARRY_ARCHS, carry_gguf_blocks
         from edgeslm.backends.coreml.mil import io_shapes, op_counts, stored_weights
 
         spec = decoder.spec
@@ -43,20 +43,26 @@ class CoreMLBackend:
         mlmodel = convert(traced, max_len, tuple(traced.k_cache.shape))
         del traced
         converted = time.perf_counter()
-        mlmodel = quantize(mlmodel, scheme)
         fallbacks, carry = [], None
-        gguf_source = context.get("gguf_path") and scheme.name == "int4"
+        gguf_source = context.get("gguf_path") and scheme.name in CARRIED_BY_SCHEME
         if gguf_source and spec.model_type not in CARRY_ARCHS:
             fallbacks.append({"what": "GGUF quantization grid", "reason": f"no GGUF tensor map for {spec.model_type} "
                               f"(have: {', '.join(CARRY_ARCHS)}); re-quantized, rounding twice"})
         elif gguf_source:
+            # Before the quantizer: the carried blocks are no longer float, so coremltools compresses the rest only.
+            types = CARRIED_BY_SCHEME[scheme.name]
             with quiet():
-                mlmodel, carried, left_over = carry_gguf_blocks(mlmodel, decoder, Path(context["gguf_path"]))
+                mlmodel, carried, left_over, wider = carry_gguf_blocks(mlmodel, decoder, Path(context["gguf_path"]),
+                                                                       types)
             carry = {"carried": len(carried), "left_over": len(left_over), "by_type": _count(carried.values()),
-                     "note": "GGUF Q4_0/Q4_1/Q8_0 blocks moved into constexpr_blockwise_shift_scale (Q4_1's "
-                             "offset -m/d rounded to fp16); not re-rounded"}
+                     "quantized_by_scheme": {name: f"GGUF {t}" for name, t in wider.items()},
+                     "note": f"GGUF {'/'.join(types)} blocks moved into constexpr_blockwise_shift_scale (Q4_1's "
+                             "offset -m/d rounded to fp16), not re-rounded; wider GGUF types (Q8_0: the embedding "
+                             f"table) quantized by coremltools to the {scheme.name} scheme"}
             fallbacks += [{"what": f"weight {name}", "reason": f"GGUF block not carried over ({why}); re-quantized "
                            "from the dequantized weights"} for name, why in left_over.items()]
+        carried_at = time.perf_counter()
+        mlmodel = quantize(mlmodel, scheme)
         quantized = time.perf_counter()
         mlmodel.save(str(out_dir / MODEL_DIR))
         counts = op_counts(mlmodel._mil_program)
@@ -73,7 +79,8 @@ class CoreMLBackend:
         files = sorted(str(p.relative_to(out_dir)) for p in package.rglob("*") if p.is_file())
         io = {**io_layout(decoder, max_len), "coreml": io_shapes(_spec(package))}
         native = {**native_quant(scheme), "seconds": {"convert": round(converted - started, 2),
-                                                      "quantize": round(quantized - converted, 2)}}
+                                                      "gguf_carry": round(carried_at - converted, 2),
+                                                      "quantize": round(quantized - carried_at, 2)}}
         if carry is not None:
             native["gguf_carry_over"] = carry
         kernels = {

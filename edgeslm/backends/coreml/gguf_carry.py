@@ -10,8 +10,16 @@ evaluates scale * (data - offset) per block, which holds each ggml block exactly
     Q4_1: value = d * q + m          -> data uint4 q, scale d, offset fp16 -m/d (the one rounding: |m| * 2^-11)
 
 Blocks run along the input dim (K) in ggml and in Core ML's linear weight (N, K), so the layouts agree; the
-q/k rows of llama GGUFs are un-permuted as transformers does. The GGUF block decoding itself is shared with
-the ONNX backend's carry-over (edgeslm.backends.onnx.gguf_carry).
+q/k rows of llama GGUFs are un-permuted as transformers does.
+
+Which types carry depends on the scheme: a block is carried only where it is no wider than the scheme's weights.
+Under int4 the 4-bit blocks (Q4_0 / Q4_1) carry; a Q8_0 tensor (llama.cpp's usual embedding table, tied to the
+head) is left float for coremltools' int4 quantizer, as the int4 scheme defines ("4-bit embedding"). Measured
+on SmolLM2 (stored-weights check): the Q8_0 table kept 8-bit gave 54.9 dB / top-1 1.00 at 94.4 MiB; at int4
+17.9 dB / 0.81 prompts, 0.84 decode at 80.0 MiB, of which Q4_1's fp16 offsets are 6.3 MiB. Those cannot go:
+rounding the offset to an integer zero point (or refitting each block with one) measured 5.1-5.3 dB / 0.44,
+the same failure as re-rounding. The GGUF block decoding itself is shared with the ONNX backend's carry-over
+(edgeslm.backends.onnx.gguf_carry).
 """
 
 from __future__ import annotations
@@ -49,11 +57,16 @@ def gguf_blocks(tensor, rows: np.ndarray | None = None, qtype=None):
     return data, scale, offset
 
 
-def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path):
+# GGUF block types carried into a scheme's program: only those no wider than the scheme's weights.
+CARRIED_BY_SCHEME = {"int4": ("Q4_0", "Q4_1")}
+
+
+def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, types: tuple[str, ...] = CARRIED_BY_SCHEME["int4"]):
     """A new MLModel whose projection / embedding weights come from the GGUF's own blocks where they can.
 
-    Returns (mlmodel, carried {name: gguf type}, left_over {name: reason}). Runs after coremltools'
-    quantizer: the weights carried here replace what it wrote; the rest keep its int4.
+    Returns (mlmodel, carried {name: gguf type}, left_over {name: reason}, wider {name: gguf type}). Runs on the
+    float program, before coremltools' quantizer: what is carried here is no longer a float const, so the
+    quantizer compresses only the rest (`left_over`: no exact layout; `wider`: a type outside `types`).
     """
     import gguf
     from coremltools.converters.mil import Builder as mb
@@ -75,6 +88,7 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path):
     spec = decoder.spec
     carried: dict[str, str] = {}
     left_over: dict[str, str] = {}
+    wider: dict[str, str] = {}
 
     class CarryPass(AbstractGraphPass):
         def apply(self, prog):
@@ -106,6 +120,9 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path):
             if t.tensor_type.name not in CARRIED_TYPES:
                 left_over[name] = f"GGUF {t.tensor_type.name}: no exact constexpr_blockwise_shift_scale layout"
                 return
+            if t.tensor_type.name not in types:
+                wider[name] = t.tensor_type.name
+                return
             rows = unpermute_rows_for(name, int(t.shape[1]), spec.heads, spec.kv_heads)
             data, scale, offset = gguf_blocks(t, rows)
             old = source.outputs[0]
@@ -122,4 +139,4 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path):
 
     new_model = _apply_graph_pass(mlmodel, CarryPass(), spec_version=mlmodel.get_spec().specificationVersion,
                                   skip_model_load=True)
-    return new_model, carried, left_over
+    return new_model, carried, left_over, wider
