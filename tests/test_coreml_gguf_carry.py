@@ -6,8 +6,10 @@ import pytest
 
 pytest.importorskip("coremltools", reason="the coreml backend needs coremltools (pip install edgeslm[coreml])")
 
-PROJ_TYPE = "Q4_1"  # SmolLM2's projections
-TABLE_TYPE = "Q8_0"  # SmolLM2's tied embedding table
+# Attention projections Q4_0, MLP projections Q4_1 (SmolLM2's type), the tied table Q8_0 (SmolLM2's).
+PROJ_TYPES = {"q_proj": "Q4_0", "k_proj": "Q4_0", "v_proj": "Q4_0", "o_proj": "Q4_0",
+              "gate_proj": "Q4_1", "up_proj": "Q4_1", "down_proj": "Q4_1"}
+TABLE_TYPE = "Q8_0"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def carried(tmp_path_factory):
     tensors = {"embed": (decoder.embed.weight.detach().numpy(), QT[TABLE_TYPE])}
     for name, module in decoder.named_modules():
         if name.startswith("layers.") and hasattr(module, "weight_t"):
-            tensors[name] = (module.weight_t.detach().t().numpy(), QT[PROJ_TYPE])
+            tensors[name] = (module.weight_t.detach().t().numpy(), QT[PROJ_TYPES[name.split(".")[-1]]])
     for name, (weight, qtype) in tensors.items():
         rows = unpermute_rows_for(name, weight.shape[0], spec.heads, spec.kv_heads)
         stored = weight if rows is None else weight[np.argsort(rows)]  # llama.cpp's q/k row permute
@@ -60,7 +62,8 @@ def test_four_bit_blocks_carry_and_the_table_follows_the_scheme(carried):
     decoder, artifact, _, _ = carried
     carry = artifact.quant["gguf_carry_over"]
     projections = 7 * decoder.spec.layers
-    assert carry["by_type"] == {PROJ_TYPE: projections} and carry["left_over"] == 0
+    assert carry["by_type"] == {"Q4_0": 4 * decoder.spec.layers, "Q4_1": 3 * decoder.spec.layers}
+    assert carry["left_over"] == 0
     assert carry["quantized_by_scheme"] == {"embed": f"GGUF {TABLE_TYPE}", "lm_head": f"GGUF {TABLE_TYPE}"}
     assert artifact.fallbacks == []  # a scheme decision, not a fallback: --strict still passes
     assert artifact.kernels["weights_by_storage"] == {"constexpr_blockwise_shift_scale": projections + 2}
@@ -79,8 +82,9 @@ def test_stored_weights_are_the_gguf_blocks_and_an_int4_table(carried):
     for name, (_, got) in zip(order, stored.projections):
         if name == "lm_head":
             continue
-        # Q4_1: exact up to the fp16 offset -m/d (|m| * 2^-11 per weight)
-        assert np.abs(got - want[name]).max() <= 2e-3 * np.abs(want[name]).max(), name
+        # Q4_0 exact up to the fp16 output; Q4_1 up to its fp16 offset -m/d (|m| * 2^-11 per weight)
+        exact = PROJ_TYPES[name.split(".")[-1]] == "Q4_0"
+        assert np.abs(got - want[name]).max() <= (1e-6 if exact else 2e-3) * np.abs(want[name]).max(), name
 
     # The table: coremltools' int4 (4-bit data, one fp16 scale per 32), read by the gather and the head alike.
     table = decoder.embed.weight.detach().numpy()
