@@ -29,14 +29,8 @@ from pathlib import Path
 
 from edgeslm.errors import UserError
 from edgeslm.profile import battery, energy
-from edgeslm.profile.device import (
-    DeviceSpec,
-    build_profile,
-    check_bundle,
-    check_lengths,
-    check_settings,
-    run_tool,
-)
+from edgeslm.profile.device import (DeviceSpec, build_profile, check_bundle, check_lengths, check_settings,
+                                    run_tool)
 from edgeslm.profile.device_choice import choose_one
 from edgeslm.profile.metrics_schema import load_metrics, run_windows
 from edgeslm.profile.power_trace import RunWindow, integrate_runs

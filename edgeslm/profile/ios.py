@@ -25,14 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeslm.errors import UserError
-from edgeslm.profile.device import (
-    DeviceSpec,
-    build_profile,
-    check_bundle,
-    check_lengths,
-    check_settings,
-    run_tool,
-)
+from edgeslm.profile.device import (DeviceSpec, build_profile, check_bundle, check_lengths, check_settings,
+                                    run_tool)
 from edgeslm.profile.device_choice import choose_one
 from edgeslm.profile.metrics_schema import load_metrics
 
