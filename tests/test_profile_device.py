@@ -3,14 +3,13 @@ a whole Android run through a fake `adb` on PATH (no phone, no Mac: every device
 
 import json
 import os
-import shutil
 import stat
 import sys
 
 import pytest
 
 from edgeslm.bundle.manifest import write_manifest
-from edgeslm.errors import UnsupportedError, UserError
+from edgeslm.errors import UserError
 from edgeslm.profile import android, ios, metrics_schema
 from edgeslm.profile.device import DeviceSpec
 from test_cli_bad_input import UNSUPPORTED, USER, assert_error, edgeslm

@@ -4,6 +4,7 @@ weights quantized by coremltools.optimize, verified on the host without Core ML'
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,8 @@ class CoreMLBackend:
 
     def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
         from edgeslm.backends.coreml.convert import convert, io_layout, native_quant, quantize, quiet, trace
-        from edgeslm.backends.coreml.gguf_carry import CARRIED_BY_SCHEME, CARRY_ARCHS, carry_gguf_blocks
+        from edgeslm.backends.coreml.gguf_carry import CARRIED_BY_SCHEME, carry_gguf_blocks
+        from edgeslm.backends.gguf_names import CARRY_ARCHS
         from edgeslm.backends.coreml.mil import io_shapes, op_counts, stored_weights
 
         spec = decoder.spec
@@ -54,7 +56,7 @@ class CoreMLBackend:
             with quiet():
                 mlmodel, carried, left_over, wider = carry_gguf_blocks(mlmodel, decoder, Path(context["gguf_path"]),
                                                                        types)
-            carry = {"carried": len(carried), "left_over": len(left_over), "by_type": _count(carried.values()),
+            carry = {"carried": len(carried), "left_over": len(left_over), "by_type": dict(Counter(carried.values())),
                      "quantized_by_scheme": {name: f"GGUF {t}" for name, t in wider.items()},
                      "note": f"GGUF {'/'.join(types)} blocks moved into constexpr_blockwise_shift_scale (Q4_1's "
                              "offset -m/d rounded to fp16), not re-rounded; wider GGUF types (Q8_0: the embedding "
@@ -105,13 +107,6 @@ class CoreMLBackend:
 
         return host_verify(decoder, scheme, bundle_dir, references, threads,
                            runner_factory=lambda: self.runner(bundle_dir, artifact.io, threads))
-
-
-def _count(values) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out
 
 
 def _spec(package: Path):

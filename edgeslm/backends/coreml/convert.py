@@ -6,14 +6,10 @@ are flexible through ct.RangeDim up to the cache length; the KV cache is two fp1
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import warnings
-
 import numpy as np
 import torch
 
+from edgeslm.backends.quiet import quiet_exporter
 from edgeslm.errors import InternalError
 from edgeslm.kernels.coreml_sdpa import StatefulDecoder
 from edgeslm.quant import QuantScheme
@@ -29,21 +25,9 @@ QUANTIZED_OP_TYPES = ("linear", "gather")
 WEIGHT_THRESHOLD = 256  # elements; the tiny test models' k/v projections (2048) must be compressed too
 
 
-@contextlib.contextmanager
 def quiet():
     """coremltools prints progress bars and notices on stdout/stderr; stdout is for results (convention 6)."""
-    loggers = [logging.getLogger(n) for n in ("coremltools", "torch.jit")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    return quiet_exporter("coremltools", "torch.jit", stderr=True)
 
 
 def trace(decoder, max_len: int) -> torch.jit.ScriptModule:

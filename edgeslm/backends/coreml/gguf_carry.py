@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeslm.backends.gguf_names import CARRY_ARCHS, gguf_tensor_name, unpermute_rows_for  # noqa: F401
+from edgeslm.backends.gguf_names import gguf_tensor_name, unpermute_rows_for
 from edgeslm.errors import UserError
 
 def gguf_blocks(tensor, rows: np.ndarray | None = None, qtype=None):

@@ -75,7 +75,6 @@ def record(pte: Path, io: dict, ids: np.ndarray, gen_len: int, threads: int | No
            etdump_file: Path) -> int:
     """Run `runs` answers (prefill of `ids` + `gen_len` greedy decodes) with ETDump on; write the dump.
     Returns the number of forward calls made (all answers, the caller's warm-up included)."""
-    import torch
     from executorch.extension.pybindings import portable_lib
 
     register_kernels()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections import Counter
 
 import torch
 from torch import nn
@@ -103,7 +104,7 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
     if plan is not None:
         native["gguf_carry_over"] = {
             "carried_int4": len(carried), "eight_bit_per_channel": dict(sorted(plan.eight_bit.items())),
-            "left_over": len(plan.left_over), "by_type": {t: list(carried.values()).count(t) for t in set(carried.values())},
+            "left_over": len(plan.left_over), "by_type": dict(Counter(carried.values())),
             "note": "GGUF Q4_0/Q4_1 blocks moved bit for bit into torchao int4 weights (Q4_1's block offsets as an "
                     "exact float side path); 8-bit GGUF tensors and the lm_head at 8 bits per channel"}
     fallbacks = list(skipped) + carry_fallbacks

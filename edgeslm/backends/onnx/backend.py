@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import onnx
 
 from edgeslm.backends.base import LoweredArtifact, Support
+from edgeslm.backends.gguf_names import CARRY_ARCHS
 from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
 from edgeslm.backends.onnx.tied_tables import share_tied_tables
 from edgeslm.quant import QuantScheme
@@ -16,7 +17,6 @@ if TYPE_CHECKING:  # lowering needs torch; running a bundle must not import it
     from edgeslm.model.decoder import EdgeDecoder
 
 SUPPORTED_QUANT = ("fp32", "int8", "int4")
-CARRY_ARCHS = ("llama",)  # GGUF tensor maps in gguf_carry.py
 
 
 def op_counts(model: onnx.ModelProto) -> dict[str, int]:
