@@ -105,6 +105,8 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         with log.stage("package", "tokenizer, generation settings, manifest"):
             loaded.tokenizer.save_pretrained(stage)
             generation = write_generation(stage, loaded.model, loaded.tokenizer, max_positions)
+            if hasattr(backend, "package"):  # configs a stock runtime reads (ONNX: onnxruntime-genai's)
+                artifact.files += backend.package(stage, decoder.spec, generation)
             body = {
                 "verified": outcome.passed,
                 "source": vars(loaded.source),

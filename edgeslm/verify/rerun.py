@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeslm.bundle.reader import open_bundle
+from edgeslm.backends import BACKENDS
+from edgeslm.bundle.manifest import read_manifest, require_intact, sha256
 from edgeslm.errors import UserError
-from edgeslm.bundle.manifest import sha256
 from edgeslm.sources.load import load_config, load_model
 from edgeslm.sources.resolve import ResolvedSource
 from edgeslm.verify.check import judge
@@ -30,8 +30,9 @@ def source_of(manifest: dict) -> ResolvedSource:
 
 
 def reverify(bundle: Path, threads: int | None = None) -> dict:
-    opened = open_bundle(bundle, threads)
-    manifest = opened.manifest
+    manifest = read_manifest(Path(bundle))
+    require_intact(Path(bundle), manifest)
+    backend = BACKENDS.get(manifest["format"])
     source = source_of(manifest)
     options = manifest.get("options", {})
     config = load_config(source, bool(options.get("trust_remote_code")))
@@ -40,8 +41,13 @@ def reverify(bundle: Path, threads: int | None = None) -> dict:
     prompts = tuple(manifest["verify"]["prompts"])
     decode = int(options.get("verify_decode_tokens", 16))
     refs = record_reference(loaded.model, loaded.tokenizer, prompts, decode, manifest["generation"]["max_positions"])
-    metrics = measure(opened.runner, refs)
+    checks: dict = {}
+    if hasattr(backend, "verify_bundle"):  # its runtime may be absent here (Core ML off macOS): host checks
+        metrics, checks = backend.verify_bundle(Path(bundle), manifest, loaded.model, refs, threads)
+    else:
+        metrics = measure(backend.runner(Path(bundle), manifest.get("io"), threads), refs)
     scheme = manifest["quant"]["scheme"]["name"]
     verdict = judge(metrics, tolerance_for(scheme))
-    return {"passed": verdict.passed, "failures": list(verdict.failures), "metrics": metrics.to_dict(),
-            "scheme": scheme}
+    failures = list(verdict.failures) + list(checks.get("failures", []))
+    return {"passed": not failures, "failures": failures, "metrics": metrics.to_dict(), "scheme": scheme,
+            "checks_run": checks.get("run", []), "checks_not_run": checks.get("not_run", [])}

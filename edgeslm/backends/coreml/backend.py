@@ -108,6 +108,12 @@ class CoreMLBackend:
         return host_verify(decoder, scheme, bundle_dir, references, threads,
                            runner_factory=lambda: self.runner(bundle_dir, artifact.io, threads))
 
+    def verify_bundle(self, bundle_dir: Path, manifest: dict, model, references, threads: int | None = None):
+        """`edgeslm verify`: the host checks of export, re-run against the reloaded source (and Core ML on a Mac)."""
+        from edgeslm.backends.coreml.reverify import reverify_bundle
+
+        return reverify_bundle(bundle_dir, manifest, model, references, threads)
+
 
 def _spec(package: Path):
     import coremltools as ct

@@ -116,5 +116,11 @@ class OnnxBackend:
             files=[MODEL_FILE, MODEL_FILE + ".data"], io=io_layout(decoder), quant=native, fallbacks=fallbacks,
             kernels={"fused_attention": ops.get("com.microsoft.GroupQueryAttention", 0), "op_counts": ops})
 
+    def package(self, out_dir: Path, spec, generation: dict) -> list[str]:
+        """Runtime configs beside the model: genai_config.json, so onnxruntime-genai loads the bundle as is."""
+        from edgeslm.backends.onnx.genai_config import write_genai_config
+
+        return [write_genai_config(out_dir, spec, generation, MODEL_FILE)]
+
     def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> OnnxRunner:
         return OnnxRunner(bundle_dir, threads)

@@ -1,0 +1,57 @@
+"""ONNX bundles load in onnxruntime-genai as exported: genai_config.json matches the graph, and GenAI's greedy
+tokens equal `edgeslm run`'s on every architecture (tiny int4 models shared with the export matrix)."""
+
+import json
+
+import onnx
+import pytest
+from conftest import ARCH_NAMES
+from genai_run import edgeslm_greedy, genai_greedy, with_share_buffer
+
+from edgeslm.backends.onnx.genai_config import GENAI_CONFIG, shares_buffer
+from edgeslm.model.spec import DecoderSpec
+
+pytest.importorskip("onnxruntime_genai")
+PROMPT = "what are the common symptoms"
+
+
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+def test_genai_generates_the_same_greedy_tokens(exported, arch):
+    bundle = exported(arch, "int4").bundle
+    ids, ours = edgeslm_greedy(bundle, PROMPT, 16)
+    assert len(ours) >= 2
+    assert genai_greedy(bundle, ids, 16) == ours
+
+
+def test_genai_config_names_the_graph(exported):
+    result = exported("qwen2", "int4")
+    config = json.loads((result.bundle / GENAI_CONFIG).read_text())
+    graph = onnx.load(result.bundle / config["model"]["decoder"]["filename"], load_external_data=False).graph
+    inputs, outputs = [i.name for i in graph.input], [o.name for o in graph.output]
+    dec = config["model"]["decoder"]
+    layers = dec["num_hidden_layers"]
+    assert inputs == [dec["inputs"]["input_ids"], dec["inputs"]["attention_mask"]] + [
+        dec["inputs"][f"past_{kv}_names"] % i for i in range(layers) for kv in ("key", "value")]
+    assert outputs == [dec["outputs"]["logits"]] + [
+        dec["outputs"][f"present_{kv}_names"] % i for i in range(layers) for kv in ("key", "value")]
+    past = graph.input[2].type.tensor_type.shape.dim
+    assert (past[1].dim_value, past[3].dim_value) == (dec["num_key_value_heads"], dec["head_size"])
+    spec = result.manifest["arch"]["spec"]
+    assert (dec["num_attention_heads"], dec["hidden_size"]) == (spec["heads"], spec["hidden"])
+    gen = result.manifest["generation"]
+    assert config["model"]["context_length"] == gen["max_positions"] == config["search"]["max_length"]
+    assert config["model"]["eos_token_id"] == gen["eos_token_ids"][0] and config["model"]["type"] == "qwen2"
+    assert any(f["name"] == GENAI_CONFIG for f in result.manifest["files"])  # hashed like the model
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_shared_buffer_only_where_the_graph_allows_it(exported, arch, tmp_path):
+    """Learned positions read the cached length from the past tensor's shape, which the shared buffer pads to
+    the context length: gpt2 drifts in that mode, so its config keeps it off; rope models keep their tokens."""
+    result = exported(arch, "int4")
+    spec = DecoderSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in result.manifest["arch"]["spec"].items()})
+    config = json.loads((result.bundle / GENAI_CONFIG).read_text())
+    assert config["search"]["past_present_share_buffer"] is shares_buffer(spec) is (arch == "llama")
+    ids, ours = edgeslm_greedy(result.bundle, PROMPT, 16)
+    flipped = with_share_buffer(result.bundle, tmp_path / "b", not shares_buffer(spec))
+    assert (genai_greedy(flipped, ids, 16) == ours) is (arch == "llama")
