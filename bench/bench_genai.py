@@ -21,34 +21,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import _time_decode, _time_prefill  # noqa: E402
 
+from contenders.genai_builder import GenaiRunner  # noqa: E402
 
-class GenaiBundleRunner:
-    """The Runner protocol over onnxruntime-genai's generator, the bundle's config overlaid with the mode."""
 
-    def __init__(self, folder: Path, threads: int, ctx: int, share_buffer: bool):
-        import onnxruntime_genai as og
-
-        config = og.Config(str(folder))
-        config.overlay(json.dumps({
-            "model": {"decoder": {"session_options": {"intra_op_num_threads": threads, "inter_op_num_threads": 1}}},
-            "search": {"past_present_share_buffer": share_buffer}}))
-        self.model = og.Model(config)
-        self.params = og.GeneratorParams(self.model)
-        self.params.set_search_options(max_length=ctx, do_sample=False)
-        self.reset()
-
-    def reset(self) -> None:
-        import onnxruntime_genai as og
-
-        self.generator = og.Generator(self.model, self.params)
-
-    def prefill(self, ids: np.ndarray) -> np.ndarray:
-        self.generator.append_tokens(np.asarray(ids, dtype=np.int32).reshape(1, -1))
-        return self.generator.get_output("logits")[0]
-
-    def decode(self, token_id: int) -> np.ndarray:
-        self.generator.append_tokens(np.array([[token_id]], dtype=np.int32))
-        return self.generator.get_output("logits")[0, -1]
+def genai(bundle: Path, threads: int, ctx: int, share_buffer: bool) -> GenaiRunner:
+    """onnxruntime-genai over the bundle's own genai_config.json, the KV-buffer mode overlaid."""
+    return GenaiRunner(bundle, threads, ctx, search={"past_present_share_buffer": share_buffer})
 
 
 def main() -> None:
@@ -67,8 +45,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     ids = rng.integers(100, 10000, size=args.prompt_len).astype(np.int64)
     contenders = {"edgeslm onnxruntime runner": lambda: OnnxRunner(args.bundle, args.threads),
-                  "genai share_buffer=false": lambda: GenaiBundleRunner(args.bundle, args.threads, args.ctx, False),
-                  "genai share_buffer=true": lambda: GenaiBundleRunner(args.bundle, args.threads, args.ctx, True)}
+                  "genai share_buffer=false": lambda: genai(args.bundle, args.threads, args.ctx, False),
+                  "genai share_buffer=true": lambda: genai(args.bundle, args.threads, args.ctx, True)}
     results, reference = {}, None
     for name, make in contenders.items():
         runner = make()

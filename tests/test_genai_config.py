@@ -66,3 +66,17 @@ def test_list_formats_names_the_stock_runtimes():
     header, rows = _rows("formats")
     onnx = dict(zip(header, next(r for r in rows if r[0] == "onnx")))
     assert "onnxruntime-genai" in onnx["stock runtimes that load it"]
+
+
+def test_no_bos_is_left_out_not_null():
+    """GenAI's parser refuses `"bos_token_id": null` (measured: "Expected a number but saw a null"); a model
+    without a BOS token (Qwen) leaves the key out, and pad falls back to the first EOS id."""
+    from edgeslm.backends.onnx.genai_config import genai_config
+
+    spec = DecoderSpec(model_type="qwen2", vocab_size=128, hidden=64, layers=2, heads=4, kv_heads=2, head_dim=16,
+                       intermediate=128, norm="rms", norm_eps=1e-6, mlp="gated", activation="silu", position="rope",
+                       rotary_dim=16)
+    config = genai_config(spec, {"eos_token_ids": [7, 9], "bos_token_id": None, "pad_token_id": None,
+                                 "max_positions": 64}, "model.onnx")
+    assert "bos_token_id" not in config["model"] and config["model"]["pad_token_id"] == 7
+    assert config["model"]["eos_token_id"] == [7, 9] and config["search"]["past_present_share_buffer"] is True

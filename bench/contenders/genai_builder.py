@@ -10,11 +10,11 @@ import onnxruntime_genai as og
 
 
 class GenaiRunner:
-    def __init__(self, folder: Path, threads: int, ctx: int):
+    def __init__(self, folder: Path, threads: int, ctx: int, search: dict | None = None):
         config = og.Config(str(folder))
-        # Thread count goes through the config overlay so the built folder stays untouched.
+        # Thread count (and any search option) goes through the config overlay so the folder stays untouched.
         options = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
-        config.overlay(json.dumps({"model": {"decoder": {"session_options": options}}}))
+        config.overlay(json.dumps({"model": {"decoder": {"session_options": options}}, **({"search": search} if search else {})}))
         self.model = og.Model(config)
         self.params = og.GeneratorParams(self.model)
         # max_length sizes the shared KV buffer; greedy so its own loop would match ours.

@@ -45,9 +45,10 @@ def genai_config(spec, generation: dict, model_file: str) -> dict:
     eos = generation["eos_token_ids"]
     pad = generation.get("pad_token_id")
     context = generation["max_positions"]
+    bos = generation.get("bos_token_id")
     return {
         "model": {
-            "bos_token_id": generation.get("bos_token_id"),
+            **({"bos_token_id": bos} if bos is not None else {}),  # GenAI's parser takes no null (Qwen has none)
             "context_length": context,
             "decoder": {
                 "session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
