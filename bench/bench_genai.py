@@ -43,7 +43,8 @@ def main() -> None:
     from edgeslm.backends.onnx.runner import OnnxRunner
 
     rng = np.random.default_rng(0)
-    ids = rng.integers(100, 10000, size=args.prompt_len).astype(np.int64)
+    vocab = json.loads((args.bundle / "genai_config.json").read_text())["model"]["vocab_size"]
+    ids = rng.integers(min(100, vocab // 4), min(10000, vocab), size=args.prompt_len).astype(np.int64)
     contenders = {"edgeslm onnxruntime runner": lambda: OnnxRunner(args.bundle, args.threads),
                   "genai share_buffer=false": lambda: genai(args.bundle, args.threads, args.ctx, False),
                   "genai share_buffer=true": lambda: genai(args.bundle, args.threads, args.ctx, True)}

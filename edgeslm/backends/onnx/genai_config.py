@@ -11,7 +11,8 @@ told about any. The tokenizer files GenAI reads (tokenizer.json, tokenizer_confi
 writes into it in place) gives the same greedy tokens for rope models, whose positions GroupQueryAttention
 takes from the mask, but not for learned positions (gpt2, biogpt: the graph reads the cached length from the
 past tensor's shape, which is then the context length) nor for rotary applied outside the fused op (also
-offset by that shape). `shares_buffer` says which; bench/bench_genai.py measures both modes (BENCHMARKS.md).
+offset by that shape). `shares_buffer` says which. Where it holds the mode is on, as GenAI's own builder sets
+it for GroupQueryAttention graphs; bench/bench_genai.py times both modes against edgeslm's runner (BENCHMARKS.md).
 """
 
 from __future__ import annotations
