@@ -122,30 +122,72 @@ def lazy_state_dict(folder: Path) -> dict[str, LazyTensor]:
     return state
 
 
-def canonical_lazy_weights(arch, config, folder: Path) -> dict[str, LazyTensor]:
-    """The architecture's canonical weights (layers.<i>.q_proj.weight, embed.weight, ...) as lazy tensors.
+def _meta_model(config):
+    import torch
+    from transformers import AutoModelForCausalLM
 
-    A tensor the architecture needs and the checkpoint lacks is an error that names it: a missing tensor must
-    never become a randomly initialised layer.
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
+
+
+def renamed_as_transformers_loads(state: dict[str, LazyTensor], model) -> dict[str, LazyTensor]:
+    """Checkpoint names -> the model's own names, by transformers' own conversion mapping (legacy prefixes such
+    as gemma3's `language_model.model.*`, base-model prefixes). A tensor transformers would merge or split on
+    load (a WeightConverter) cannot be read lazily one name at a time: refused."""
+    from transformers.conversion_mapping import get_model_conversion_mapping
+    from transformers.core_model_loading import WeightRenaming, rename_source_key
+
+    transforms = get_model_conversion_mapping(model)
+    renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
+    converters = [t for t in transforms if not isinstance(t, WeightRenaming)]
+    meta_state = model.state_dict()
+    out = {}
+    for key, tensor in state.items():
+        name, converted = rename_source_key(key, renamings, converters, model.base_model_prefix, meta_state)
+        if converted is not None:
+            raise UserError(f"tensor {key} is converted by transformers when loading ({converted}); "
+                            "this checkpoint cannot be streamed tensor by tensor",
+                            hint="Export it in memory (--no-stream) on a host with enough memory.")
+        out[name] = tensor
+    return out
+
+
+def _tied_groups(model) -> list[set[str]]:
+    """Names that share one parameter (a tied embedding and head): one of them on disk is enough."""
+    groups: dict[int, set[str]] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(param), set()).add(name)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def check_against_config(state: dict[str, LazyTensor], model, folder: Path) -> None:
+    """Every tensor the architecture defines must be in the checkpoint with its shape, and nothing else.
+
+    The expected names and shapes come from transformers' own model class, built on the meta device (no
+    memory): a missing tensor must never become a randomly initialised layer, and a surplus one means the
+    checkpoint is not the model its config describes.
     """
-    state = lazy_state_dict(folder)
-    try:
-        return arch.weights(_Strict(state), config)
-    except _Missing as missing:
-        raise UserError(f"the checkpoint in {folder} lacks tensor {missing.name!r} that the "
-                        f"{config.model_type} architecture needs",
-                        hint="The weights are incomplete (an interrupted download or a wrong shard set); "
-                             "re-download the model.") from None
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    covered = {name for group in _tied_groups(model) if group & state.keys() for name in group}
+    missing = sorted(k for k in expected if k not in state and k not in covered)
+    unexpected = sorted(k for k in state if k not in expected)
+    misshaped = sorted(f"{k} {tuple(state[k].shape)} (expected {expected[k]})" for k in state
+                       if k in expected and tuple(state[k].shape) != expected[k])
+    problems = [(what, names) for what, names in
+                (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if names]
+    if problems:
+        listed = "; ".join(f"{what}: {', '.join(names[:6])}{' ...' if len(names) > 6 else ''} ({len(names)})"
+                           for what, names in problems)
+        raise UserError(f"the checkpoint in {folder} does not match its config.json ({model.config.model_type}): "
+                        f"{listed}",
+                        hint="The weights are incomplete or belong to another model (an interrupted download, a "
+                             "wrong shard set, a config from another checkpoint); re-download the model.")
 
 
-class _Missing(KeyError):
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
-
-
-class _Strict(dict):
-    """A state dict whose missing keys raise a recognisable error instead of a bare KeyError."""
-
-    def __missing__(self, key):
-        raise _Missing(key)
+def canonical_lazy_weights(arch, config, folder: Path) -> dict[str, LazyTensor]:
+    """The architecture's canonical weights (layers.<i>.q_proj.weight, embed.weight, ...) as lazy tensors,
+    after the checkpoint was renamed as transformers loads it and checked tensor by tensor against the config."""
+    model = _meta_model(config)
+    state = renamed_as_transformers_loads(lazy_state_dict(folder), model)
+    check_against_config(state, model, folder)
+    return arch.weights(state, config)
