@@ -18,11 +18,10 @@ import numpy as np
 import torch
 
 from edgeslm.archs import ARCHS
-from edgeslm.backends import BACKENDS
 from edgeslm.backends.base import LoweredArtifact
 from edgeslm.backends.onnx.backend import float_weights, op_counts
 from edgeslm.backends.onnx.lower import io_layout
-from edgeslm.backends.onnx.runner import MODEL_FILE
+from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
 from edgeslm.backends.onnx.stored_weights import StoredWeights
 from edgeslm.backends.onnx.stream import lower_streaming
 from edgeslm.bundle.writer import staging_folder
@@ -31,7 +30,7 @@ from edgeslm.sources.lazy_weights import canonical_lazy_weights
 from edgeslm.sources.load import SourceInfo, file_records
 from edgeslm.verify.check import Verdict, judge
 from edgeslm.verify.layerwise import layerwise_logits
-from edgeslm.verify.metrics import score
+from edgeslm.verify.metrics import score, teacher_forced
 from edgeslm.verify.own_path import greedy_outputs, references_along
 from edgeslm.verify.prompts import VERIFY_PROMPTS
 from edgeslm.verify.thresholds import LOWERING_TOLERANCE, tolerance_for
@@ -63,7 +62,7 @@ def _prompt_ids(tokenizer, max_positions: int, decode_tokens: int) -> list[np.nd
 def run_stream_export(cfg, log, resolved):
     from edgeslm.pipeline.export import conclude, package
 
-    scheme, backend = resolved.scheme, BACKENDS.get(cfg.format)
+    scheme = resolved.scheme
     with log.stage("load", f"{resolved.source.label} (headers only: streamed)"):
         skel, tokenizer, generation_config, info = _load(resolved, cfg)
     spec = skel.spec
@@ -86,9 +85,8 @@ def run_stream_export(cfg, log, resolved):
 
         what = f"{len(VERIFY_PROMPTS)} prompts + {cfg.verify_decode_tokens} decode steps each, layer by layer"
         with log.stage("verify", what):
-            result = two_part_verify(skel, tokenizer, backend.runner(stage, artifact.io, cfg.threads),
-                                     stage / MODEL_FILE, scheme.name, cfg.verify_decode_tokens,
-                                     resolved.max_positions, log)
+            result = two_part_verify(skel, tokenizer, stage, scheme.name, cfg.verify_decode_tokens,
+                                     resolved.max_positions, cfg.threads, log)
         for part in ("lowering_exactness", "quantization_drift"):
             section, m = result.section[part], result.section[part]["metrics"]
             log.note(f"verify {part.replace('_', ' ')}: {'passed' if section['passed'] else 'FAILED'} "
@@ -107,14 +105,23 @@ class TwoPartResult:
     section: dict  # the manifest's verify entries for both parts
 
 
-def two_part_verify(skel, tokenizer, runner, model_path, scheme: str, decode_tokens: int, max_positions: int,
-                    log=None) -> TwoPartResult:
-    """(a) lowering exactness and (b) quantization drift, from one greedy run of the bundle."""
+def two_part_verify(skel, tokenizer, bundle, scheme: str, decode_tokens: int, max_positions: int,
+                    threads: int | None = None, log=None) -> TwoPartResult:
+    """(a) lowering exactness and (b) quantization drift, along one greedy run of the bundle.
+
+    (b) scores the bundle as shipped against the float checkpoint. (a) runs the same graph and stored bytes
+    with float32 arithmetic in MatMulNBits (the shipped kernels quantize activations to int8 blocks, which is
+    runtime arithmetic, not lowering) against the dequantized stored weights in PyTorch: float tolerance,
+    at any scale, any quant, random weights included. How far the int8 activation blocks move the logits is
+    recorded beside it.
+    """
     prompts = _prompt_ids(tokenizer, max_positions, decode_tokens)
-    own = greedy_outputs(runner, VERIFY_PROMPTS, prompts, decode_tokens)
-    del runner
+    own = greedy_outputs(OnnxRunner(bundle, threads), VERIFY_PROMPTS, prompts, decode_tokens)
+    exact_runner = OnnxRunner(bundle, threads, exact_arithmetic=True)
+    exact_runs = [teacher_forced(exact_runner, run) for run in own]
+    del exact_runner
     sequences = [np.concatenate([o.input_ids, o.continuation]) for o in own]
-    stored = StoredWeights(model_path)
+    stored = StoredWeights(bundle / MODEL_FILE)
 
     def stored_value(name: str) -> torch.Tensor:
         return torch.from_numpy(stored.weight(name)) if name in stored else skel.values[name]()
@@ -122,7 +129,8 @@ def two_part_verify(skel, tokenizer, runner, model_path, scheme: str, decode_tok
     def progress(offset: int):
         return (lambda d, t: log.progress(offset * t + d, 2 * t, "layers")) if log else None
 
-    exact = score(own, references_along(own, layerwise_logits(skel.decoder, stored_value, sequences, progress(0))))
+    stored_refs = references_along(own, layerwise_logits(skel.decoder, stored_value, sequences, progress(0)))
+    exact, arithmetic = score(exact_runs, stored_refs), score(own, stored_refs)
     drift = score(own, references_along(own, layerwise_logits(skel.decoder, lambda n: skel.values[n](), sequences,
                                                              progress(1))))
     exact_verdict, drift_verdict = judge(exact, LOWERING_TOLERANCE), judge(drift, tolerance_for(scheme))
@@ -132,7 +140,10 @@ def two_part_verify(skel, tokenizer, runner, model_path, scheme: str, decode_tok
         "continuation": "the bundle's own greedy tokens (streamed references run whole sequences)",
         "lowering_exactness": {"passed": exact_verdict.passed, "failures": list(exact_verdict.failures),
                                "metrics": exact.to_dict(), "tolerance": vars(LOWERING_TOLERANCE),
-                               "reference": "layer-by-layer PyTorch run of the bundle's stored weights"},
+                               "reference": "layer-by-layer PyTorch run of the bundle's stored weights",
+                               "runtime": "the bundle's graph and bytes, MatMulNBits in float32 arithmetic"},
+        "runtime_arithmetic": {"metrics": arithmetic.to_dict(),
+                               "what": "the shipped kernels (int8 activation blocks) against the same reference"},
         "quantization_drift": {"passed": drift_verdict.passed, "failures": list(drift_verdict.failures),
                                "metrics": drift.to_dict(),
                                "reference": "layer-by-layer PyTorch run of the float checkpoint"},

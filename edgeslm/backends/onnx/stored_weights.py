@@ -46,8 +46,8 @@ def dequantize_matmulnbits(node: onnx.NodeProto, inits: dict[str, np.ndarray]) -
     """(K, N) float32 weight of a MatMulNBits node: what `MatMul(x, W)` it stands for."""
     k, n, bits, block = (_attr(node, a) for a in ("K", "N", "bits", "block_size"))
     blocks = (k + block - 1) // block
-    packed = inits[node.input[1]].reshape(n, blocks, -1)
-    q = np.stack([_unpack(packed[i], bits, blocks * block) for i in range(n)]).reshape(n, blocks, block)
+    packed = inits[node.input[1]].reshape(n * blocks, -1)  # one blob of block * bits / 8 bytes per block
+    q = _unpack(packed, bits, packed.size * 8 // bits).reshape(n, blocks, -1)[:, :, :block]
     scales = inits[node.input[2]].astype(np.float32).reshape(n, blocks, 1)
     if len(node.input) > 3 and node.input[3]:
         zp = inits[node.input[3]]

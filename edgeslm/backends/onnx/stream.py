@@ -134,15 +134,18 @@ def stream_quantize(proto: onnx.ModelProto, pending: dict, scheme: QuantScheme, 
         quantized, native = quantize(_one_node_model(proto, node, weight), scheme, [])
         del weight
         _merge_opsets(proto, quantized)
-        new_nodes.extend(quantized.graph.node)
-        new_inits.extend(writer.store(t) for t in quantized.graph.initializer)
+        # Copies, not references: a reference to a sub-message keeps its whole parent (the one-node model with
+        # its float weight) alive in protobuf's arena, and memory would grow by a model's worth of weights.
+        new_nodes.extend(_detached(n, onnx.NodeProto) for n in quantized.graph.node)
+        new_inits.extend(_detached(writer.store(t), onnx.TensorProto) for t in quantized.graph.initializer)
+        del quantized
         done += 1
         if progress:
             progress(done, len(todo))
     used = {name for node in new_nodes for name in node.input}
     for name, source in list(pending.items()):
         if name in used:
-            new_inits.append(writer.store(_materialize(placeholders[name], source)))
+            new_inits.append(_detached(writer.store(_materialize(placeholders[name], source)), onnx.TensorProto))
         pending.pop(name)
     kept_inits = [writer.store(t) for t in kept_inits if t.name in used]
     del proto.graph.node[:]
@@ -150,6 +153,12 @@ def stream_quantize(proto: onnx.ModelProto, pending: dict, scheme: QuantScheme, 
     del proto.graph.initializer[:]
     proto.graph.initializer.extend(_in_first_use_order(kept_inits + new_inits, new_nodes))
     return native if native else {"quantizer": "none", "dtype": "float32"}
+
+
+def _detached(message, kind):
+    copy = kind()
+    copy.CopyFrom(message)
+    return copy
 
 
 def _in_first_use_order(inits: list[onnx.TensorProto], nodes) -> list[onnx.TensorProto]:
