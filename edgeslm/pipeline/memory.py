@@ -17,6 +17,18 @@ GB = 10**9
 LIBRARIES_BYTES = 1.5 * GB  # torch + transformers + onnxruntime + onnxscript imported, no model
 IN_MEMORY_BYTES_PER_PARAM = 13.0  # (15.7 GB - 1.5 GB) / 1.10e9 parameters, measured (module docstring)
 HEADROOM_BYTES = 1 * GB  # left to the OS and the rest of the host when the budget is "what is available"
+# Streaming export, measured with bench/bench_big_models.py (BENCHMARKS.md, "Big models"): peak RSS is the
+# libraries plus the finished bundle held by onnxruntime during verify plus one layer of float weights.
+STREAM_BYTES_PER_PARAM = 1.35  # (2.98 GB - 1.5 GB) / 1.10e9, TinyLlama-1.1B shape, int4
+# Wall seconds per parameter on the 2-core VM the benchmarks ran on (lower + verify), and the in-memory path's
+# (issue #11: 578 s for 1.10e9 parameters). Other hosts scale with their cores and disks: a planning figure.
+STREAM_SECONDS_PER_PARAM = 474 / 1.10e9
+IN_MEMORY_SECONDS_PER_PARAM = 578 / 1.10e9
+# ExecuTorch and Core ML lower the whole program at once; their measured peaks on the 135 M default model
+# (3.7 GB, 4.2 GB) are close to the ONNX in-memory path's, and their times per parameter are larger
+# (546 s and 234 s for 1.35e8 parameters).
+FORMAT_SECONDS_PER_PARAM = {"onnx": IN_MEMORY_SECONDS_PER_PARAM, "executorch": 546 / 1.35e8,
+                            "coreml": 234 / 1.35e8}
 
 
 def parse_memory(text: str) -> int:
@@ -87,3 +99,38 @@ def choose_mode(cfg, source, config) -> Mode:
                         hint="Use a safetensors checkpoint with --format onnx (streams layer by layer), "
                              "or a host with more memory.")
     return Mode(True, f"in memory it would need ~{need / GB:.1f} GB, {budget / GB:.1f} GB {where}")
+
+
+def streaming_peak(params: int) -> int:
+    return int(LIBRARIES_BYTES + STREAM_BYTES_PER_PARAM * params)
+
+
+@dataclass(frozen=True)
+class HostForecast:
+    """Can this host export the model in this format, how, with what peak, in about how long."""
+
+    format: str
+    mode: str  # "in memory" | "streaming" | "does not fit"
+    peak_gb: float
+    budget_gb: float
+    minutes: float
+
+    def line(self) -> str:
+        if self.mode == "does not fit":
+            return (f"{self.format}: does not fit this host (needs ~{self.peak_gb:.1f} GB in memory, "
+                    f"{self.budget_gb:.1f} GB available; only onnx streams)")
+        return (f"{self.format}: exports {self.mode}, peak ~{self.peak_gb:.1f} GB of {self.budget_gb:.1f} GB "
+                f"available, ~{self.minutes:.0f} min on a 2-core host")
+
+
+def host_forecast(params: int, fmt: str, budget: int | None = None) -> HostForecast:
+    """The same decision `export` makes (choose_mode), from the parameter count alone."""
+    budget = host_budget() if budget is None else budget
+    need = in_memory_peak(params)
+    if need <= budget:
+        return HostForecast(fmt, "in memory", need / GB, budget / GB,
+                            FORMAT_SECONDS_PER_PARAM.get(fmt, IN_MEMORY_SECONDS_PER_PARAM) * params / 60)
+    if fmt == "onnx" and streaming_peak(params) <= budget:
+        return HostForecast(fmt, "streaming", streaming_peak(params) / GB, budget / GB,
+                            STREAM_SECONDS_PER_PARAM * params / 60)
+    return HostForecast(fmt, "does not fit", need / GB, budget / GB, 0.0)
