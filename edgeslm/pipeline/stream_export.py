@@ -149,3 +149,20 @@ def two_part_verify(skel, tokenizer, bundle, scheme: str, decode_tokens: int, ma
                                "reference": "layer-by-layer PyTorch run of the float checkpoint"},
     }
     return TwoPartResult(outcome, drift, section)
+
+
+def reverify_streamed(manifest: dict, source_folder, bundle, threads: int | None = None) -> dict:
+    """`edgeslm verify` of a streamed bundle: the same two parts, streamed again from the source checkpoint."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(source_folder)
+    max_positions = manifest["generation"]["max_positions"]
+    skel = skeleton(config, canonical_lazy_weights(ARCHS.get(config.model_type), config, source_folder),
+                    max_positions)
+    tokenizer = AutoTokenizer.from_pretrained(source_folder)
+    scheme = manifest["quant"]["scheme"]["name"]
+    decode = int(manifest.get("options", {}).get("verify_decode_tokens", 16))
+    result = two_part_verify(skel, tokenizer, bundle, scheme, decode, max_positions, threads)
+    return {"passed": result.outcome.passed, "failures": list(result.outcome.failures),
+            "metrics": result.metrics.to_dict(), "scheme": scheme,
+            "lowering_exactness": result.section["lowering_exactness"]}
