@@ -23,7 +23,7 @@ def carried(tmp_path_factory):
 
     from edgeslm.archs import ARCHS
     from edgeslm.backends.coreml.backend import CoreMLBackend
-    from edgeslm.backends.gguf_names import gguf_tensor_name, unpermute_rows_for
+    from edgeslm.sources.gguf_names import gguf_tensor_name, unpermute_rows_for
     from edgeslm.model.adapt import adapt
     from edgeslm.quant import get_scheme
     from tiny import save_tiny_model

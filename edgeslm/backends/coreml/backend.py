@@ -34,9 +34,9 @@ class CoreMLBackend:
 
     def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
         from edgeslm.backends.coreml.convert import convert, io_layout, native_quant, quantize, quiet, trace
-        from edgeslm.backends.coreml.gguf_carry import CARRIED_BY_SCHEME, carry_gguf_blocks
-        from edgeslm.backends.gguf_names import CARRY_ARCHS
+        from edgeslm.backends.coreml.gguf_carry import carry_gguf_blocks
         from edgeslm.backends.coreml.mil import io_shapes, op_counts, stored_weights
+        from edgeslm.sources.gguf_blocks import CARRY_SCHEMES, grid_not_carried
 
         spec = decoder.spec
         max_len = spec.max_positions
@@ -46,19 +46,18 @@ class CoreMLBackend:
         del traced
         converted = time.perf_counter()
         fallbacks, carry = [], None
-        gguf_source = context.get("gguf_path") and scheme.name in CARRIED_BY_SCHEME
-        if gguf_source and spec.model_type not in CARRY_ARCHS:
-            fallbacks.append({"what": "GGUF quantization grid", "reason": f"no GGUF tensor map for {spec.model_type} "
-                              f"(have: {', '.join(CARRY_ARCHS)}); re-quantized, rounding twice"})
+        gguf_source = context.get("gguf_path") and scheme.name in CARRY_SCHEMES
+        why_not = gguf_source and grid_not_carried(scheme.name, spec.model_type)
+        if why_not:
+            fallbacks.append({"what": "GGUF quantization grid", "reason": why_not})
         elif gguf_source:
             # Before the quantizer: the carried blocks are no longer float, so coremltools compresses the rest only.
-            types = CARRIED_BY_SCHEME[scheme.name]
             with quiet():
                 mlmodel, carried, left_over, wider = carry_gguf_blocks(mlmodel, decoder, Path(context["gguf_path"]),
-                                                                       types)
+                                                                       scheme.weight_bits)
             carry = {"carried": len(carried), "left_over": len(left_over), "by_type": dict(Counter(carried.values())),
                      "quantized_by_scheme": {name: f"GGUF {t}" for name, t in wider.items()},
-                     "note": f"GGUF {'/'.join(types)} blocks moved into constexpr_blockwise_shift_scale (Q4_1's "
+                     "note": f"GGUF blocks no wider than {scheme.weight_bits} bits (Q4_0/Q4_1) moved into constexpr_blockwise_shift_scale (Q4_1's "
                              "offset -m/d rounded to fp16), not re-rounded; wider GGUF types (Q8_0: the embedding "
                              f"table) quantized by coremltools to the {scheme.name} scheme"}
             fallbacks += [{"what": f"weight {name}", "reason": f"GGUF block not carried over ({why}); re-quantized "

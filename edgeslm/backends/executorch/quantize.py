@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from edgeslm.backends.executorch.rewrite import for_xnnpack
-from edgeslm.backends.gguf_names import CARRY_ARCHS
 from edgeslm.model.decoder import EdgeDecoder
 from edgeslm.quant import QuantScheme, get_scheme
+from edgeslm.sources.gguf_blocks import grid_not_carried
 
 EMBED_BITS = 8
 EMBED_GROUP = 32
@@ -57,14 +57,13 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
     skipped: list[dict] = []
     plan = None
     carry_fallbacks: list[dict] = []
-    if gguf_path and scheme.name == "int4" and decoder.spec.model_type in CARRY_ARCHS:
+    why_not = gguf_path and grid_not_carried(scheme.name, decoder.spec.model_type)
+    if why_not:
+        carry_fallbacks.append({"what": "GGUF quantization grid", "reason": why_not})
+    elif gguf_path:
         from edgeslm.backends.executorch.gguf_carry import plan_carry
 
         plan = plan_carry(model, gguf_path)
-    elif gguf_path:
-        carry_fallbacks.append({"what": "GGUF quantization grid", "reason": (
-            f"not carried over ({scheme.name}; GGUF tensor maps exist for {', '.join(CARRY_ARCHS)} at int4): "
-            "torchao re-quantizes the dequantized GGUF weights (rounding twice)")})
 
     def wanted(module: nn.Module, fqn: str) -> bool:
         if not isinstance(module, nn.Linear):

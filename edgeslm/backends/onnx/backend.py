@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import onnx
 
 from edgeslm.backends.base import LoweredArtifact, Support
-from edgeslm.backends.gguf_names import CARRY_ARCHS
 from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
 from edgeslm.backends.onnx.tied_tables import share_tied_tables
 from edgeslm.quant import QuantScheme
+from edgeslm.sources.gguf_blocks import CARRY_SCHEMES, grid_not_carried
 
 if TYPE_CHECKING:  # lowering needs torch; running a bundle must not import it
     from edgeslm.model.decoder import EdgeDecoder
@@ -81,10 +81,10 @@ class OnnxBackend:
         model, kernel_fallbacks = lower_to_onnx(decoder, out_dir / MODEL_FILE)
         fallbacks = [{"what": "attention rotary", "reason": why} for why in kernel_fallbacks.values()]
         carried = None
-        gguf_source = context.get("gguf_path") and scheme.name == "int4"
-        if gguf_source and decoder.spec.model_type not in CARRY_ARCHS:
-            fallbacks.append({"what": "GGUF quantization grid", "reason": f"no GGUF tensor map for "
-                              f"{decoder.spec.model_type} (have: {', '.join(CARRY_ARCHS)}); re-quantized, rounding twice"})
+        gguf_source = context.get("gguf_path") and scheme.name in CARRY_SCHEMES
+        why_not = gguf_source and grid_not_carried(scheme.name, decoder.spec.model_type)
+        if why_not:
+            fallbacks.append({"what": "GGUF quantization grid", "reason": why_not})
         elif gguf_source:
             carried = carry_gguf_grid(model, Path(context["gguf_path"]), decoder, context.get("carry_exclude", ()))
             model = carried.model
