@@ -2,7 +2,7 @@
 
 The program is loaded a second time with ETDump enabled (`_load_for_executorch(path, enable_etdump=True)`),
 driven through the same prefill + greedy decode an answer takes, and the dump is folded into the table
-`edgeslm.profile.worker.operator_table` makes for ONNX: one row per operator with its total `ms` over all
+`edgeslm.backends.onnx.profiling.operator_table` makes for ONNX: one row per operator with its total `ms` over all
 calls, `calls`, `share` of the operator time, plus `delegated` (inside an XNNPACK delegate, or left to
 ExecuTorch's own CPU kernels).
 

@@ -220,14 +220,13 @@ def _gguf_meta(reader, key: str):
 
 def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: int | None = None,
                n_kv_heads: int | None = None, *, q4_1_mode: str = "int_zp_residual",
-               accuracy_level: int = 4, exclude: tuple[str, ...] = ()) -> CarryReport:
+               accuracy_level: int = 4) -> CarryReport:
     """Replace float weights of an exported decoder by the GGUF's own blocks; return a new model.
 
     Rewrites ``MatMul(x, layers.{i}.{proj}.weight_t)`` and ``MatMul(x, lm_head.weight_t)`` into
     MatMulNBits and ``Gather(embed.weight, ids)`` into GatherBlockQuantized (8-bit, Q8_0 only) when the
     matching GGUF tensor is Q4_0 / Q4_1 / Q8_0. Everything else is listed in ``left_over`` with a reason.
     ``n_heads`` / ``n_kv_heads`` default to the GGUF metadata; passing values that disagree is an error.
-    ``exclude`` names ONNX initializers the caller quantizes itself (listed in ``left_over``).
     """
     if arch not in CARRY_ARCHS:
         raise UnsupportedError(f"carry_over: arch {arch!r} has no GGUF tensor map here",
@@ -276,9 +275,6 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
                             hint="the ONNX model and the GGUF must come from the same checkpoint")
         t = tensors[gname]
         tname = t.tensor_type.name
-        if onnx_name in exclude:
-            report.left_over[onnx_name] = (gname, tname, "excluded by the caller")
-            continue
         decision = carry_decision(tname, 4)  # carry_over runs for int4; wider (Q8_0) blocks stay 8-bit here
         if decision.kind == "none":
             report.left_over[onnx_name] = (gname, tname, decision.reason)
