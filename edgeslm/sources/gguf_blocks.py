@@ -37,6 +37,17 @@ _BITS = {"Q4_0": 4, "Q4_1": 4, "Q8_0": 8}
 _ZERO_POINT = {"Q4_0": 8, "Q4_1": 0, "Q8_0": 128}
 
 
+def freeze_arrays(owner, want: dict[str, tuple[tuple[int, ...], type]]) -> None:
+    """Check each named array of a frozen dataclass against its (shape, dtype) and make it read-only: frozen means
+    frozen, the arrays are shared between stages and never edited."""
+    for name, (shape, dtype) in want.items():
+        arr = getattr(owner, name)
+        if arr.shape != shape or arr.dtype != dtype:
+            raise InternalError(f"{type(owner).__name__}.{name}: got {arr.dtype}{arr.shape}, expected "
+                                f"{np.dtype(dtype)}{shape}", hint="report this with --debug")
+        arr.setflags(write=False)
+
+
 @dataclass(frozen=True)
 class GGUFBlocks:
     """One (N, K) GGUF weight: ``value = scale * (q - zero_point) + offset`` per block of ``block_size`` along K.
@@ -64,12 +75,7 @@ class GGUFBlocks:
         want = {"q": ((N, K), np.uint8), "scale": ((N, K // self.block_size), np.float32)}
         if self.offset is not None:
             want["offset"] = want["scale"]
-        for name, (shape, dtype) in want.items():
-            arr = getattr(self, name)
-            if arr.shape != shape or arr.dtype != dtype:
-                raise InternalError(f"GGUFBlocks.{name}: got {arr.dtype}{arr.shape}, expected "
-                                    f"{np.dtype(dtype)}{shape}", hint="report this with --debug")
-            arr.setflags(write=False)  # frozen means frozen: the arrays are shared, never edited
+        freeze_arrays(self, want)
 
     @property
     def N(self) -> int:

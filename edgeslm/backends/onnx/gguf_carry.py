@@ -31,7 +31,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from edgeslm.errors import InternalError, UnsupportedError, UserError
-from edgeslm.sources.gguf_blocks import GGUFBlocks, carry_decision, decode_blocks, read_gguf_tensors
+from edgeslm.sources.gguf_blocks import GGUFBlocks, carry_decision, decode_blocks, freeze_arrays, read_gguf_tensors
 from edgeslm.sources.gguf_names import CARRY_ARCHS, gguf_tensor_name, unpermute_rows_for
 
 Q4_1_MODES = ("int_zp_residual", "float_zero_point")
@@ -72,12 +72,7 @@ class NBitsWeight:
         if self.bits not in (4, 8) or self.K % self.block_size:
             raise InternalError(f"NBitsWeight: bits={self.bits}, K={self.K}, block_size={self.block_size} "
                                 "is not a layout this module produces", hint="report this with --debug")
-        for name, (shape, dtype) in want.items():
-            arr = getattr(self, name)
-            if arr.shape != shape or arr.dtype != dtype:
-                raise InternalError(f"NBitsWeight.{name}: got {arr.dtype}{arr.shape}, expected "
-                                    f"{np.dtype(dtype)}{shape}", hint="report this with --debug")
-            arr.setflags(write=False)  # frozen means frozen: the arrays are shared, never edited
+        freeze_arrays(self, want)
 
     @property
     def k_blocks(self) -> int:
