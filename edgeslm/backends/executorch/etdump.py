@@ -84,7 +84,7 @@ def record(pte: Path, io: dict, ids: np.ndarray, gen_len: int, threads: int | No
     try:
         return _drive(portable_lib._load_for_executorch(str(pte), enable_etdump=True), io, ids, gen_len, runs,
                       etdump_file)
-    finally:  # the pool is process-wide: leave it as found (DESIGN.md 4)
+    finally:  # the pool is process-wide: leave it as found (ARCHITECTURE.md convention 4)
         if threads and threads != before:
             portable_lib._unsafe_reset_threadpool(before)
 
