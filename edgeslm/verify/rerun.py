@@ -1,16 +1,19 @@
-"""`edgeslm verify BUNDLE`: reload the source named in the manifest and re-measure the bundle."""
+"""`edgeslm verify BUNDLE`: reload the source named in the manifest and re-measure the bundle.
+
+The bundle is measured by its backend's `verify` (edgeslm/backends/base.py), as at export: the host runner by
+default, and for a backend whose runtime may be absent here (Core ML off macOS) the checks that run without it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgeslm.backends import BACKENDS
 from edgeslm.bundle.manifest import read_manifest, require_intact, sha256
 from edgeslm.errors import UserError
+from edgeslm.quant import get_scheme
 from edgeslm.sources.load import load_config, load_model
 from edgeslm.sources.resolve import ResolvedSource
-from edgeslm.verify.check import judge
-from edgeslm.verify.metrics import measure
+from edgeslm.verify.check import Verdict, judge
 from edgeslm.verify.reference import record_reference
 from edgeslm.verify.thresholds import tolerance_for
 
@@ -30,8 +33,13 @@ def source_of(manifest: dict) -> ResolvedSource:
 
 
 def reverify(bundle: Path, threads: int | None = None) -> dict:
-    manifest = read_manifest(Path(bundle))
-    require_intact(Path(bundle), manifest)
+    from edgeslm.backends import BACKENDS
+
+    bundle = Path(bundle)
+    if not bundle.is_dir():
+        raise UserError(f"no bundle folder at {bundle}", hint="Pass the folder written by `edgeslm export -o`.")
+    manifest = read_manifest(bundle)
+    require_intact(bundle, manifest)
     backend = BACKENDS.get(manifest["format"])
     source = source_of(manifest)
     options = manifest.get("options", {})
@@ -40,14 +48,19 @@ def reverify(bundle: Path, threads: int | None = None) -> dict:
     loaded = load_model(source, config, bool(options.get("trust_remote_code")), adapter)
     prompts = tuple(manifest["verify"]["prompts"])
     decode = int(options.get("verify_decode_tokens", 16))
-    refs = record_reference(loaded.model, loaded.tokenizer, prompts, decode, manifest["generation"]["max_positions"])
-    checks: dict = {}
-    if hasattr(backend, "verify_bundle"):  # its runtime may be absent here (Core ML off macOS): host checks
-        metrics, checks = backend.verify_bundle(Path(bundle), manifest, loaded.model, refs, threads)
-    else:
-        metrics = measure(backend.runner(Path(bundle), manifest.get("io"), threads), refs)
-    scheme = manifest["quant"]["scheme"]["name"]
-    verdict = judge(metrics, tolerance_for(scheme))
-    failures = list(verdict.failures) + list(checks.get("failures", []))
-    return {"passed": not failures, "failures": failures, "metrics": metrics.to_dict(), "scheme": scheme,
-            "checks_run": checks.get("run", []), "checks_not_run": checks.get("not_run", [])}
+    max_positions = manifest["generation"]["max_positions"]
+    refs = record_reference(loaded.model, loaded.tokenizer, prompts, decode, max_positions)
+    scheme = get_scheme(manifest["quant"]["scheme"]["name"])
+
+    def make_decoder():
+        from edgeslm.model.adapt import adapt
+
+        return adapt(loaded.model, max_positions)
+
+    metrics, checks = backend.verify(bundle, manifest.get("io"), refs, scheme, make_decoder, threads)
+    verdict = judge(metrics, tolerance_for(scheme.name))
+    if checks.get("failures"):
+        verdict = Verdict(False, verdict.failures + tuple(checks["failures"]))
+    return {"passed": verdict.passed, "failures": list(verdict.failures), "metrics": metrics.to_dict(),
+            "scheme": scheme.name, "runtime": checks["runtime"],
+            **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]} if "run" in checks else {})}
