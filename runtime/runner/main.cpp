@@ -5,9 +5,12 @@
 //   generate:   edgeslm-runner --bundle DIR --prompt TEXT [--raw] [--max-new-tokens N] [--greedy | --temperature T
 //               --top-k K --top-p P --repetition-penalty R --seed S] [--threads N] [--json]
 //   logits:     edgeslm-runner --bundle DIR --prompt TEXT --max-new-tokens N --dump-logits FILE [--raw]
-//               (greedy; FILE gets the float32 logits of every step, row-major steps x vocab)
+//               [--force-tokens 1,2,3]  (greedy, or the given tokens fed instead of the argmax (teacher forcing,
+//               to compare two builds position by position); FILE gets the float32 logits of every step,
+//               row-major steps x vocab; stdout a JSON line with the prompt length and the argmax of every step)
 //   tokenize:   edgeslm-runner --tokenizer tokenizer.json --tokenize-lines FILE   (one JSON string per line in,
 //               one JSON list of ids per line out; no model is loaded)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -121,18 +124,26 @@ int main(int argc, char **argv) {
         // Greedy through the low-level calls, keeping every step's logits for an arm64-vs-x86 comparison.
         std::string text = a.str("--prompt");
         std::vector<int32_t> ids(4096);
-        int n = edgeslm_tokenize(e, text.c_str(), ids.data(), static_cast<int>(ids.size()));
+        int n = edgeslm_prompt_ids(e, text.c_str(), s.use_chat_template, ids.data(), static_cast<int>(ids.size()));
         if (n <= 0 || n > static_cast<int>(ids.size())) return fail("cannot tokenize the prompt");
         ids.resize(n);
         std::ofstream out(a.str("--dump-logits"), std::ios::binary);
         const float *logits = edgeslm_prefill(e, ids.data(), n);
         int vocab = edgeslm_vocab_size(e);
         nlohmann::json tokens = nlohmann::json::array();
+        std::vector<int32_t> forced;
+        std::string list = a.str("--force-tokens");
+        for (size_t at = 0; at < list.size();) {
+          size_t comma = list.find(',', at);
+          forced.push_back(std::stoi(list.substr(at, comma - at)));
+          at = comma == std::string::npos ? list.size() : comma + 1;
+        }
+        if (!forced.empty()) s.max_new_tokens = static_cast<int>(forced.size());
         for (int step = 0; logits && step < s.max_new_tokens; ++step) {
           out.write(reinterpret_cast<const char *>(logits), sizeof(float) * vocab);
           int32_t token = static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
           tokens.push_back(token);
-          if (step + 1 < s.max_new_tokens) logits = edgeslm_decode(e, token);
+          if (step + 1 < s.max_new_tokens) logits = edgeslm_decode(e, forced.empty() ? token : forced[step]);
         }
         if (!logits) rc = fail(edgeslm_last_error());
         std::cout << nlohmann::json({{"prompt_tokens", n}, {"vocab", vocab}, {"tokens", tokens}}).dump() << "\n";

@@ -106,6 +106,23 @@ int edgeslm_tokenize(edgeslm_engine *e, const char *text, int32_t *ids, int capa
       -1);
 }
 
+static std::vector<int32_t> prompt_ids(edgeslm_engine *e, const char *prompt, bool use_chat_template) {
+  // The raw path adds the post-processor's special tokens (as `tokenizer(prompt)` does); a rendered chat template
+  // already holds its own (as apply_chat_template tokenizes).
+  bool chat = use_chat_template && e->chat->present();
+  return e->tokenizer->encode(chat ? e->chat->render_user_turn(prompt) : std::string(prompt), !chat);
+}
+
+int edgeslm_prompt_ids(edgeslm_engine *e, const char *prompt, int use_chat_template, int32_t *ids, int capacity) {
+  return guarded(
+      [&]() -> int {
+        auto v = prompt_ids(e, prompt, use_chat_template != 0);
+        std::copy_n(v.begin(), std::min<size_t>(v.size(), std::max(capacity, 0)), ids);
+        return static_cast<int>(v.size());
+      },
+      -1);
+}
+
 int edgeslm_detokenize(edgeslm_engine *e, const int32_t *ids, int count, char *out, int capacity) {
   return guarded(
       [&]() -> int {
@@ -127,11 +144,7 @@ int edgeslm_generate(edgeslm_engine *e, const char *prompt, const edgeslm_sampli
   return guarded(
       [&]() -> int {
         auto t0 = std::chrono::steady_clock::now();
-        std::string text = (s.use_chat_template && e->chat->present()) ? e->chat->render_user_turn(prompt) : prompt;
-        // The raw path adds the post-processor's special tokens (as `tokenizer(prompt)` does); a rendered chat
-        // template already holds its own (as apply_chat_template tokenizes).
-        bool chat = s.use_chat_template && e->chat->present();
-        std::vector<int32_t> ids = e->tokenizer->encode(text, !chat);
+        std::vector<int32_t> ids = prompt_ids(e, prompt, s.use_chat_template != 0);
         int max_pos = e->bundle.max_positions > 0 ? e->bundle.max_positions : 1 << 30;
         if (ids.empty()) throw std::runtime_error("the prompt is empty after tokenization");
         if (static_cast<int>(ids.size()) >= max_pos)

@@ -60,6 +60,9 @@ int edgeslm_generate(edgeslm_engine *engine, const char *prompt, const edgeslm_s
 /* Tokenizer: ids of `text` (no special tokens added); returns the count (may exceed capacity: call again with
  * a bigger buffer), or -1. */
 int edgeslm_tokenize(edgeslm_engine *engine, const char *text, int32_t *ids, int capacity);
+/* The prompt's ids as edgeslm_generate feeds them (chat template when use_chat_template and the bundle has one);
+ * returns the count, or -1. */
+int edgeslm_prompt_ids(edgeslm_engine *engine, const char *prompt, int use_chat_template, int32_t *ids, int capacity);
 /* Decoded text of ids (special tokens skipped); returns the byte length written without the NUL, or -1. The
  * result is truncated to capacity-1 bytes. */
 int edgeslm_detokenize(edgeslm_engine *engine, const int32_t *ids, int count, char *out, int capacity);
