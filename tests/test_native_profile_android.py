@@ -147,7 +147,7 @@ def test_profile_uses_the_runner_build_runner_left(phone, tiny_bundle, tmp_path)
     assert "linux" in prof["device"]["cpu"]  # the metrics came from the real (host) runner, not a canned file
     argv = calls(state)
     assert any(a[-1] == "/data/local/tmp/edgeslm/bin/libonnxruntime.so" for a in argv)
-    runs = [a for a in argv if a[2] == "shell" and "edgeslm-runner --bundle" in a[3]]
+    runs = [a for a in argv if len(a) > 3 and a[2] == "shell" and "edgeslm-runner --bundle" in a[3]]
     assert len(runs) == 1 and runs[0][3].startswith("LD_LIBRARY_PATH=/data/local/tmp/edgeslm/bin ")
     assert not any("pm list packages" in " ".join(a) for a in argv)
 
@@ -160,11 +160,11 @@ def test_profile_drives_the_demo_apps_benchmark_activity(phone, tiny_bundle, tmp
     prof = json.loads(result.output[result.output.index("{"):])["profile"]
     assert prof["decode_tok_per_s"]["mean"] > 0
     argv = calls(state)
-    starts = [a[3] for a in argv if a[2] == "shell" and a[3].startswith("am start")]
+    starts = [a[3] for a in argv if len(a) > 3 and a[2] == "shell" and a[3].startswith("am start")]
     assert len(starts) == 1 and f"-n {android_app.ACTIVITY}" in starts[0]
     assert "--ei gen_len 6" in starts[0] and "--ei threads 1" in starts[0]
-    assert any(a[2] == "push" and a[-1] == android_app.APP_ROOT + "/" for a in argv)
-    assert any(a[2] == "pull" and a[3] == f"{android_app.APP_ROOT}/bundle.metrics.json" for a in argv)
+    assert any(len(a) > 3 and a[2] == "push" and a[-1] == android_app.APP_ROOT + "/" for a in argv)
+    assert any(len(a) > 3 and a[2] == "pull" and a[3] == f"{android_app.APP_ROOT}/bundle.metrics.json" for a in argv)
     assert not any("edgeslm-runner" in " ".join(a) for a in argv)
 
 
