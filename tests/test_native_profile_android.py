@@ -5,7 +5,6 @@ app's benchmark activity (which calls the same native edgeslm_benchmark), and th
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import sys
@@ -15,19 +14,19 @@ import pytest
 from edgeslm.profile import android_app
 from native_helpers import host_runner_or_skip
 from test_cli_bad_input import USER, assert_error, edgeslm
-from test_profile_device import ON_BATTERY
+from test_profile_device import phone as base_phone  # noqa: F401 (a fixture)
 
-FAKE_ADB = r'''"""A fake adb whose phone runs real binaries: the pushed runner, or (as the demo app) $FAKE_APP_RUNNER."""
-import json, os, shlex, shutil, subprocess, sys, time
+FAKE_ADB = r'''"""A fake adb whose phone runs real binaries: the pushed runner, or (as the demo app) $FAKE_APP_RUNNER.
+Devices, push, pull, the clock and dumpsys are test_profile_device's fake adb ($FAKE_ADB_BASE), run for the rest."""
+import json, os, shlex, subprocess, sys, time
 from pathlib import Path
 
 state = Path(os.environ["FAKE_ADB_STATE"])
 fs = state / "fs"
 args = sys.argv[1:]
-with (state / "argv.jsonl").open("a") as log:
-    log.write(json.dumps(args) + "\n")
 if args[:1] == ["-s"]:
     args = args[2:]
+words = shlex.split(args[1]) if args[:1] == ["shell"] else [""]
 
 
 def local(remote):
@@ -41,82 +40,65 @@ def run_runner(exe, argv):
     return subprocess.run([str(exe), *opts], env=env, capture_output=True, text=True)
 
 
-if args[:1] == ["devices"]:
-    print("List of devices attached\nR5CT1234ABC device usb:1-1 model:Pixel_8")
-elif args[:1] == ["push"]:
-    src, dest = Path(args[-2]), args[-1]
-    if src.is_dir():
-        shutil.copytree(src, local(dest) / src.name, dirs_exist_ok=True)
+def log():
+    with (state / "argv.jsonl").open("a") as fh:
+        fh.write(json.dumps(sys.argv[1:]) + "\n")
+
+
+if words[0].startswith("LD_LIBRARY_PATH=") or words[0].endswith("edgeslm-runner"):
+    log()
+    words = words[1:] if words[0].startswith("LD_LIBRARY_PATH=") else words
+    proc = run_runner(local(words[0]), words[1:])
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    sys.exit(proc.returncode)
+elif words[:2] == ["am", "start"]:
+    log()
+    extras = {words[i + 1]: words[i + 2] for i in range(len(words) - 2) if words[i] in ("--es", "--ei")}
+    out = extras["output"]
+    proc = run_runner(os.environ["FAKE_APP_RUNNER"], [
+        "--bundle", extras["bundle"], "--prompt-len", extras["prompt_len"], "--gen-len", extras["gen_len"],
+        "--runs", extras["runs"], "--warmup", extras["warmup"], "--threads", extras["threads"],
+        "--output", out + ".part"])
+    if proc.returncode == 0:
+        os.replace(local(out + ".part"), local(out))
     else:
-        local(dest).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(src, local(dest))
-elif args[:1] == ["pull"]:
-    if not local(args[1]).exists():
-        print(f"adb: error: failed to stat remote object '{args[1]}'", file=sys.stderr)
-        sys.exit(1)
-    shutil.copy(local(args[1]), args[2])
-elif args[:1] == ["shell"]:
-    cmd = args[1]
-    words = shlex.split(cmd)
-    if cmd.startswith("nohup"):
-        (state / "sampler_start").write_text(str(time.time() - 1))
-        print("4242")
-    elif cmd.startswith("kill"):  # the sampler stops: its file covers the whole session, 0.8 A at 3.9 V
-        t, lines = float((state / "sampler_start").read_text()), []
+        local(out + ".error").write_text(proc.stderr)
+    print("Starting: Intent { cmp=org.edgeslm.demo/.BenchmarkActivity }\nStatus: ok")
+elif words[:3] == ["pm", "list", "packages"]:
+    log()
+    if (state / "app_installed").exists():
+        print("package:org.edgeslm.demo")
+elif words[0] in ("ls", "cat", "kill"):
+    log()
+    if words[0] == "ls":
+        print(" ".join(w for w in words[1:] if w.startswith("/") and local(w).exists()))
+    elif words[0] == "cat":
+        print(local(words[1]).read_text())
+    else:  # the battery sampler stops: its samples cover the session, 0.8 A at 3.9 V
+        t, lines = time.time() - 120, []
         while t < time.time() + 1:
             lines.append(f"{t:.6f} -800000 3900000")
             t += 0.05
         local("/data/local/tmp/edgeslm/battery.txt").write_text("\n".join(lines) + "\n")
-    elif cmd.startswith("date"):
-        print(f"{time.time():.6f}")
-    elif cmd == "dumpsys battery":
-        print((state / "dumpsys.txt").read_text())
-    elif cmd.startswith("pm list packages"):
-        if (state / "app_installed").exists():
-            print("package:org.edgeslm.demo")
-    elif words[0].startswith("LD_LIBRARY_PATH=") or words[0].endswith("edgeslm-runner"):
-        if words[0].startswith("LD_LIBRARY_PATH="):
-            words = words[1:]
-        proc = run_runner(local(words[0]), words[1:])
-        sys.stdout.write(proc.stdout)
-        sys.stderr.write(proc.stderr)
-        sys.exit(proc.returncode)
-    elif words[:2] == ["am", "start"]:
-        extras = {words[i + 1]: words[i + 2] for i in range(len(words) - 2) if words[i] in ("--es", "--ei")}
-        out = extras["output"]
-        proc = run_runner(os.environ["FAKE_APP_RUNNER"], [
-            "--bundle", extras["bundle"], "--prompt-len", extras["prompt_len"], "--gen-len", extras["gen_len"],
-            "--runs", extras["runs"], "--warmup", extras["warmup"], "--threads", extras["threads"],
-            "--output", out + ".part"])
-        if proc.returncode == 0:
-            os.replace(local(out + ".part"), local(out))
-        else:
-            local(out + ".error").write_text(proc.stderr)
-        print("Starting: Intent { cmp=org.edgeslm.demo/.BenchmarkActivity }\nStatus: ok")
-    elif words[0] == "ls":
-        print(" ".join(w for w in words[1:] if w.startswith("/") and local(w).exists()))
-    elif words[0] == "cat":
-        print(local(words[1]).read_text())
-sys.exit(0)
+else:
+    os.execv(sys.executable, [sys.executable, os.environ["FAKE_ADB_BASE"], *sys.argv[1:]])
 '''
 
 
 @pytest.fixture()
-def phone(tmp_path, monkeypatch):
+def phone(base_phone, tmp_path, monkeypatch):
+    """test_profile_device's fake phone, with this file's adb in front of its adb (kept as adb-base)."""
     built = host_runner_or_skip()
-    state, bin_dir = tmp_path / "adb-state", tmp_path / "bin"
-    state.mkdir()
-    bin_dir.mkdir()
-    adb = bin_dir / "adb"
+    adb = tmp_path / "bin" / "adb"
+    adb.rename(tmp_path / "bin" / "adb-base")
     adb.write_text(f"#!{sys.executable}\n" + FAKE_ADB)
     adb.chmod(adb.stat().st_mode | stat.S_IEXEC)
-    (state / "dumpsys.txt").write_text(ON_BATTERY)
-    monkeypatch.setenv("FAKE_ADB_STATE", str(state))
+    monkeypatch.setenv("FAKE_ADB_BASE", str(tmp_path / "bin" / "adb-base"))
     monkeypatch.setenv("FAKE_PHONE_LIBS", str(built.folder))
     monkeypatch.setenv("FAKE_APP_RUNNER", str(built.runner))
     monkeypatch.setenv("EDGESLM_CACHE", str(tmp_path / "cache"))  # no NDK-built runner unless a test puts one
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    return state, built
+    return base_phone, built
 
 
 def calls(state):
