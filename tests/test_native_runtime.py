@@ -55,7 +55,31 @@ def eval_strings(limit: int = 3000) -> list[str]:
         with path.open(newline="") as fh:
             texts.extend(" | ".join(r) for _, r in zip(range(100), csv.reader(fh)))
     cut = [t[: len(t) // 3] for t in texts[::7]]
-    return [t for t in texts + cut if t][:limit]
+    texts = [t for t in texts + cut if t][: limit - 600]
+    return texts + variants(texts[:600])
+
+
+SWAPS = [("e", "é"), ("a", "ä"), ("o", "ø"), ("u", "ü"), ("c", "ç"), ("n", "ñ"), ("i", "ı"), ("s", "ß")]
+EXTRAS = ["5 μg/kg", "37.5 °C", "SpO₂ ≥ 92 %", "β-blocker", "Ⅱ型糖尿病", "糖尿病の症状", "при диабете", "مرض السكري",
+          "😷🤒💊", "x²+y²", "१२३ ٤٥٦", "½ tablet", "\u200bzero\u200bwidth", "TAB\there", "  \n\n  "]
+
+
+def variants(texts: list[str]) -> list[str]:
+    """Unicode, digit and long-word versions of real text: accented letters swapped in, clinical symbols and
+    other scripts appended, numbers rewritten, words glued into long ones (deterministic)."""
+    out = []
+    for i, t in enumerate(texts):
+        kind = i % 4
+        if kind == 0:
+            a, b = SWAPS[i % len(SWAPS)]
+            out.append(t.replace(a, b))
+        elif kind == 1:
+            out.append(f"{t} {EXTRAS[i % len(EXTRAS)]}")
+        elif kind == 2:
+            out.append(" ".join(f"{w}{i * 7919 % 100000}" if j % 3 == 0 else w for j, w in enumerate(t.split())))
+        else:
+            out.append("".join(t.split()[:12]))
+    return out
 
 
 HARD = [
