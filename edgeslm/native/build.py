@@ -79,6 +79,10 @@ def build_runner(target: str = "host", ndk: Path | None = None, abi: str = "arm6
         library, soname = ort_dist.android_library(abi), "libonnxruntime.so"
         configure += [f"-DCMAKE_TOOLCHAIN_FILE={toolchain}", f"-DANDROID_ABI={abi}",
                       f"-DANDROID_PLATFORM={ANDROID_PLATFORM}", "-DNLOHMANN_JSON_INCLUDE_DIR=" + _nlohmann_dir()]
+    api, (_, minor) = ort_dist.api_version(headers), ort_dist.library_version(library)
+    if minor and api > minor:  # the C API is backward compatible: headers no newer than the library
+        raise UserError(f"ONNX Runtime headers (API {api}) are newer than the library {library.name} (1.{minor})",
+                        hint=f"Use an onnxruntime wheel >= 1.{api} (pip install -U onnxruntime).")
     name = f"{target}-{abi}" if target == "android" else target
     folder = Path(out) if out else ort_dist.cache_root() / "build" / name
     folder.mkdir(parents=True, exist_ok=True)
