@@ -209,10 +209,11 @@ def arm64_report(bundle, prompts: int, tokens: int) -> dict:
 def test_arm64_build_under_qemu_matches_x86_on_a_tiny_bundle(tiny_bundle):
     report = arm64_report(tiny_bundle, 2, 6)
     # measured: top-1 1.000, SQNR 39.2 dB, max |dlogit| 0.065 (NEON vs AVX kernels: close, not bit-identical)
-    assert report["top1"] >= 0.95 and report["sqnr_db"] >= 25.0, report
+    assert report["ok"] is True and report["top1"] >= 0.95 and report["sqnr_db"] >= 30.0, report
 
 
 @pytest.mark.slow
 def test_arm64_build_under_qemu_matches_x86_on_the_default_bundle(default_bundle):
     report = arm64_report(default_bundle, 1, 8)
-    assert report["top1"] >= 0.95 and report["sqnr_db"] >= 25.0, report
+    # measured 28.4 dB, top-1 1.000 (1 prompt, 6 positions); the command's own gate is 20 dB / 0.9
+    assert report["ok"] is True and report["top1"] >= 0.85 and report["sqnr_db"] >= 24.0, report

@@ -25,8 +25,10 @@ from edgeslm.verify.prompts import VERIFY_PROMPTS
 
 DEFAULT_PROMPTS = 2
 DEFAULT_TOKENS = 12  # ~0.1 GFLOP/s emulated: a 135M model decodes a token in a few seconds
-# Measured on SmolLM2-135M int4 (default bundle): see BENCHMARKS.md. Same ORT version, different CPU kernels.
-TOLERANCE = {"min_top1": 0.95, "min_sqnr_db": 25.0}
+# Same ONNX Runtime version, different CPU kernels (arm64 NEON/dot-product MatMulNBits vs x86 AVX): close, not
+# bit-identical. Measured: the default bundle (SmolLM2-135M int4) 28.4 dB, top-1 1.000, max |dlogit| 1.02 (1 prompt,
+# 6 positions); the tiny test llama int4 39.2 dB, 1.000, 0.065. A wrong layout or a broken kernel gives < 10 dB.
+TOLERANCE = {"min_top1": 0.9, "min_sqnr_db": 20.0}
 
 
 @dataclass
@@ -84,5 +86,5 @@ def check_arm64(bundle: Path, prompts: int = DEFAULT_PROMPTS, tokens: int = DEFA
             max_abs = max(max_abs, float(np.max(np.abs(diff))))
     top1 = float(np.mean(tops))
     sqnr = sqnr_db(np.concatenate(refs), errs)
-    passed = top1 >= TOLERANCE["min_top1"] and sqnr >= TOLERANCE["min_sqnr_db"]
-    return Arm64Check(prompts, len(tops), top1, max_abs, sqnr, passed, dict(TOLERANCE))
+    passed = bool(top1 >= TOLERANCE["min_top1"] and sqnr >= TOLERANCE["min_sqnr_db"])
+    return Arm64Check(prompts, len(tops), top1, max_abs, float(sqnr), passed, dict(TOLERANCE))
