@@ -14,8 +14,8 @@ using nlohmann::json;
 namespace {
 [[noreturn]] void unsupported(const std::string &what) {
   throw std::runtime_error("unsupported tokenizer: " + what +
-                           " (the native engine implements byte-level BPE tokenizers such as SmolLM2's, GPT-2's "
-                           "and Llama 3's family; SentencePiece/Metaspace tokenizers are not supported yet)");
+                           " (the native engine implements byte-level BPE with the GPT-2 pre-tokenizer regex, as SmolLM2 and GPT-2 use; "
+                           "Split-regex (Llama 3, Qwen2) and SentencePiece/Metaspace tokenizers are not supported yet)");
 }
 
 std::string type_of(const json &j) { return j.is_object() ? j.value("type", "") : ""; }
