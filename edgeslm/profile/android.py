@@ -1,15 +1,23 @@
-"""`edgeslm profile BUNDLE --target android [--serial ID] --runner PATH`: measure on a phone over adb.
+"""`edgeslm profile BUNDLE --target android [--serial ID] [--runner PATH]`: measure on a phone over adb.
+
+What runs on the phone, first found:
+  a. --runner PATH: an executable taking the contract below (and libonnxruntime.so beside it, if there is one);
+  b. the runner `edgeslm build-runner --ndk DIR` built (runtime/ with the NDK; cached under ~/.cache/edgeslm);
+  c. the installed android_demo app's benchmark mode (profile/android_app.py: `am start` with extras).
+With none of them, the error names the two commands that make one.
 
 Steps (every one a real `adb` command, see `Adb.argv`):
   1. `adb devices -l`: pick the device (--serial, or the only one attached; unauthorized/offline explained).
   2. `adb -s ID push --sync BUNDLE /data/local/tmp/edgeslm/` -> /data/local/tmp/edgeslm/<bundle name>/
-  3. `adb -s ID push RUNNER /data/local/tmp/edgeslm/bin/edgeslm-runner` and `chmod 755` it.
+     (app mode: into the app's external files dir instead)
+  3. `adb -s ID push RUNNER /data/local/tmp/edgeslm/bin/edgeslm-runner` (+ libonnxruntime.so) and `chmod 755` it.
   4. battery: `dumpsys battery` (charging?), then a shell sampler on the phone writes
      `date +%s.%N`, current_now, voltage_now every 0.2 s; --idle-s seconds of idle baseline first.
   5. run the runner on the phone with the documented arguments (below); its exit status is adb's.
   6. `adb pull` the metrics JSON (metrics_schema) and the battery samples; render like a host profile.
 
-Runner contract (what a `--runner` executable, or the android_demo benchmark mode later, must accept):
+Runner contract (what edgeslm-runner (runtime/runner/main.cpp) and a `--runner` executable accept; the android_demo
+benchmark mode takes the same settings as intent extras):
 
     edgeslm-runner --bundle DIR --prompt-len N --gen-len N --runs N --warmup N --threads N --output FILE
 
@@ -37,6 +45,12 @@ from edgeslm.profile.power_trace import RunWindow, integrate_runs
 
 REMOTE_ROOT = "/data/local/tmp/edgeslm"
 REMOTE_RUNNER = f"{REMOTE_ROOT}/bin/edgeslm-runner"
+REMOTE_ORT = f"{REMOTE_ROOT}/bin/libonnxruntime.so"
+APP_TIMEOUT_S = 3600
+NO_RUNNER_HINT = ("Make one of the two: build the native runner with your NDK, `edgeslm build-runner --ndk "
+                  "~/Android/Sdk/ndk/<version>`, or install the demo app, `cd android_demo && ./gradlew installDebug` "
+                  "(see README, Android). Or pass --runner PATH, an arm64 executable taking the arguments documented "
+                  "in edgeslm/profile/android.py.")
 SAMPLE_PERIOD_S = 0.2
 INSTALL_HINT = ("Install the Android platform tools: `sudo apt-get install adb` (Debian/Ubuntu), "
                 "`brew install android-platform-tools` (macOS), or the SDK Platform-Tools zip from "
@@ -119,9 +133,10 @@ def find_adb() -> str:
     return exe
 
 
-def runner_argv(spec: DeviceSpec, remote_bundle: str, remote_output: str) -> str:
+def runner_argv(spec: DeviceSpec, remote_bundle: str, remote_output: str, with_library: bool = False) -> str:
     """The documented runner command line, as one `adb shell` string."""
-    return (f"{REMOTE_RUNNER} --bundle {remote_bundle} --prompt-len {spec.prompt_len} --gen-len {spec.gen_len} "
+    env = f"LD_LIBRARY_PATH={REMOTE_ROOT}/bin " if with_library else ""
+    return (f"{env}{REMOTE_RUNNER} --bundle {remote_bundle} --prompt-len {spec.prompt_len} --gen-len {spec.gen_len} "
             f"--runs {spec.runs} --warmup {spec.warmup} --threads {spec.threads} --output {remote_output}")
 
 
@@ -169,27 +184,54 @@ def battery_energy(metrics: dict, samples_text: str | None, charge: battery.Char
                                tuple(warnings))
 
 
+def built_runner(abi: str = "arm64-v8a") -> Path | None:
+    """The runner `edgeslm build-runner --ndk DIR --abi ABI` left in the cache, if any."""
+    from edgeslm.native.ort_dist import cache_root
+
+    runner = cache_root() / "build" / f"android-{abi}" / "edgeslm-runner"
+    return runner if runner.is_file() else None
+
+
+def choose_runner(spec: DeviceSpec) -> Path | None:
+    """--runner, else the NDK-built runner; None means: use the android_demo app if it is installed."""
+    if spec.runner is not None:
+        if not spec.runner.is_file():
+            raise UserError(f"--runner {spec.runner} is not a file", hint="Pass the path of the runner executable.")
+        return spec.runner
+    return built_runner()
+
+
 def profile_on_android(spec: DeviceSpec, log=print) -> dict:
     manifest = check_bundle(spec.bundle, "android")
     check_lengths(spec, manifest)
-    if spec.runner is None:
-        raise UserError("no on-device runner: the android_demo app has no benchmark mode yet",
-                        hint="Pass --runner PATH: an arm64 executable taking the arguments documented in "
-                             "edgeslm/profile/android.py and writing the metrics JSON of metrics_schema.py.")
-    if not spec.runner.is_file():
-        raise UserError(f"--runner {spec.runner} is not a file", hint="Pass the path of the runner executable.")
+    runner = choose_runner(spec)
+    if runner is None and shutil.which("adb") is None:
+        raise UserError("no on-device runner: no --runner, no runner built by `edgeslm build-runner`, and no adb "
+                        "to look for the android_demo app", hint=NO_RUNNER_HINT)
     exe = find_adb()
     listing = run_tool([exe, "devices", "-l"], "listing devices", INSTALL_HINT).stdout
     device = choose_device(parse_devices(listing), spec.serial)
     adb = Adb(exe, device.serial)
-    remote_bundle = f"{REMOTE_ROOT}/{spec.bundle.resolve().name}"
+    from edgeslm.profile import android_app
+
+    use_app = runner is None
+    if use_app and not android_app.installed(adb):
+        raise UserError(f"no on-device runner: no --runner, no runner built by `edgeslm build-runner`, and the "
+                        f"android_demo app ({android_app.PACKAGE}) is not installed on {device.serial}",
+                        hint=NO_RUNNER_HINT)
+    root = android_app.APP_ROOT if use_app else REMOTE_ROOT
+    remote_bundle = f"{root}/{spec.bundle.resolve().name}"
     remote_output = f"{remote_bundle}.metrics.json"
     remote_samples = f"{REMOTE_ROOT}/battery.txt"
-    adb.shell(f"mkdir -p {REMOTE_ROOT}/bin && rm -f {remote_output} {remote_samples}", "preparing the folder")
+    adb.shell(f"mkdir -p {REMOTE_ROOT}/bin {root} && rm -f {remote_output} {remote_samples}", "preparing the folder")
     log(f"pushing {spec.bundle} to {device.serial}:{remote_bundle}")
-    adb.push(spec.bundle.resolve(), f"{REMOTE_ROOT}/", sync=True)  # a folder pushed into a folder keeps its name
-    adb.push(spec.runner, REMOTE_RUNNER)
-    adb.shell(f"chmod 755 {REMOTE_RUNNER}", "making the runner executable")
+    adb.push(spec.bundle.resolve(), f"{root}/", sync=True)  # a folder pushed into a folder keeps its name
+    library = None if use_app else runner.parent / "libonnxruntime.so"
+    if not use_app:
+        adb.push(runner, REMOTE_RUNNER)
+        if library.is_file():  # an NDK-built runner loads the AAR's libonnxruntime.so from beside itself
+            adb.push(library, REMOTE_ORT)
+        adb.shell(f"chmod 755 {REMOTE_RUNNER}", "making the runner executable")
     charge = battery.parse_dumpsys_battery(adb.shell("dumpsys battery", "reading the battery state"))
     if charge.charging:
         log(f"WARNING: the phone is powered by {'/'.join(charge.powered_by) or 'a charger'}: battery energy will "
@@ -204,20 +246,24 @@ def profile_on_android(spec: DeviceSpec, log=print) -> dict:
         idle_start = device_time(adb)
         time.sleep(spec.idle_s)  # the phone idles with the model not yet loaded: the baseline
         idle_end = device_time(adb)
-        log(f"running {spec.warmup} warm-up + {spec.runs} runs on {device.serial}")
+        log(f"running {spec.warmup} warm-up + {spec.runs} runs on {device.serial}"
+            + (f" in the android_demo app ({android_app.ACTIVITY})" if use_app else ""))
+        command = runner_argv(spec, remote_bundle, remote_output, library is not None and library.is_file())
         try:
-            proc = subprocess.run(adb.argv("shell", runner_argv(spec, remote_bundle, remote_output)),
-                                  capture_output=True, text=True)
+            if use_app:
+                android_app.run_benchmark(adb, spec, remote_bundle, remote_output, APP_TIMEOUT_S, log)
+                proc = None
+            else:
+                proc = subprocess.run(adb.argv("shell", command), capture_output=True, text=True)
         finally:
             if pid.isdigit():
                 adb.shell(f"kill {pid}", "stopping the battery sampler")
             else:
                 log(f"WARNING: the battery sampler did not start (the phone printed {pid!r})")
-        if proc.returncode != 0:
+        if proc is not None and proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip()[-1200:]
             raise UserError(f"the on-device runner failed (exit {proc.returncode}); its output ends:\n{tail}",
-                            hint="Run it by hand to debug: adb -s " + device.serial + " shell "
-                                 + runner_argv(spec, remote_bundle, remote_output),
+                            hint="Run it by hand to debug: adb -s " + device.serial + " shell " + command,
                             details={"stderr_tail": tail})
         adb.pull(remote_output, Path(tmp) / "metrics.json", "the metrics JSON")
         adb.pull(remote_samples, Path(tmp) / "battery.txt", "the battery samples")

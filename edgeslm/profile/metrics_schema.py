@@ -40,7 +40,7 @@ from edgeslm.errors import UserError
 
 SCHEMA_NAME = "edgeslm-device-metrics"
 METRICS_SCHEMA_VERSION = 1
-DEVICE_OSES = ("android", "ios")
+DEVICE_OSES = ("android", "ios", "linux")  # linux: edgeslm-runner on an arm64 board (Raspberry Pi 5, Jetson)
 CURRENT_UNITS = ("uA", "mA", "A")
 VOLTAGE_UNITS = ("uV", "mV", "V")
 _RATE_TOLERANCE = 0.05

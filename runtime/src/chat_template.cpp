@@ -1,0 +1,45 @@
+#include "chat_template.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "bundle.h"
+
+namespace edgeslm {
+
+ChatTemplate::ChatTemplate(const std::string &folder) {
+  std::ifstream jinja(folder + "/chat_template.jinja");
+  if (jinja) {
+    source_ = read_text_file(folder + "/chat_template.jinja");
+  } else {
+    std::ifstream cfg(folder + "/tokenizer_config.json");
+    if (cfg) {
+      auto j = nlohmann::json::parse(read_text_file(folder + "/tokenizer_config.json"), nullptr, false);
+      if (j.is_object() && j.contains("chat_template") && j["chat_template"].is_string())
+        source_ = j["chat_template"].get<std::string>();
+    }
+  }
+  // A literal default system turn: '<|im_start|>system\n...<|im_end|>' inside a string of the template, used when
+  // messages[0] is not a system message.
+  const std::string open = "<|im_start|>system\n", close = "<|im_end|>";
+  size_t at = source_.find(open);
+  if (at != std::string::npos && source_.find("messages[0]['role'] != 'system'") != std::string::npos) {
+    size_t end = source_.find(close, at);
+    if (end != std::string::npos) default_system_ = source_.substr(at + open.size(), end - at - open.size());
+  }
+}
+
+std::string ChatTemplate::render_user_turn(const std::string &user) const {
+  if (source_.empty()) return user;
+  bool chatml = source_.find("<|im_start|>") != std::string::npos &&
+                source_.find("'<|im_start|>' + message['role'] + '\n'") != std::string::npos;
+  if (!chatml)
+    throw std::runtime_error("this bundle's chat template is not ChatML, the one family the native engine renders "
+                             "without a Jinja interpreter; pass the prompt raw (already formatted)");
+  std::string out;
+  if (!default_system_.empty()) out += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
+  out += "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
+  return out;
+}
+}  // namespace edgeslm
