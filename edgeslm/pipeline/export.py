@@ -60,6 +60,8 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         source = prepare_folder(source, cfg.allow_pickle)
         config = load_config(source, cfg.trust_remote_code)
         max_positions = _max_positions(config, cfg.max_seq_len)
+        if max_positions < cfg.max_seq_len:
+            log.note(f"--max-seq-len {cfg.max_seq_len} is above the model's limit: the bundle serves {max_positions}")
         fit = estimate(ModelFacts.from_hf_config(config), scheme, max_positions)
         verdict = require_fit(fit, target, source.label, scheme.name)
 

@@ -85,6 +85,10 @@ def check_safetensors(path: Path) -> None:
     import json
     import struct
 
+    if not path.is_file():
+        target = f" (a link to {path.readlink()}, which does not exist)" if path.is_symlink() else ""
+        raise UserError(f"{path.name} cannot be read{target}",
+                        hint="Restore the weight file, or fix the link so it points at the file.")
     size = path.stat().st_size
     try:
         with path.open("rb") as f:
