@@ -74,7 +74,7 @@ def load_config(src: ResolvedSource, trust_remote_code: bool):
 
 
 def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Path | None) -> LoadedModel:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     if src.gguf_file is not None:
         reader = check_gguf(src.path)
@@ -86,12 +86,10 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
         files = [p for p in src.path.iterdir() if p.is_file()]
     location = src.path.parent if src.gguf_file is not None else src.path
     try:
-        model, loading = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32,
-                                                              output_loading_info=True, **kwargs)
+        model = load_weights(location, src.label, kwargs)
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
     except Exception as exc:  # noqa: BLE001  a model's files are input: whatever breaks while reading them
         raise load_error(exc, src.label) from None
-    require_complete(loading, src.label)
     info = SourceInfo(kind=src.kind, label=src.label, hub_id=src.hub_id,
                       revision=src.path.name if src.kind == "hub" else None, path=str(src.path),
                       files=file_records(files, root), gguf_types=dict(types),
@@ -99,6 +97,23 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
     if adapter is not None:
         model, info.adapter = merge_adapter(model, adapter)
     return LoadedModel(model.eval(), tokenizer, config, info)
+
+
+def load_weights(location: Path, label: str, kwargs: dict):
+    """The float model, only when the checkpoint has every tensor the architecture needs, each of its shape."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model, loading = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32,
+                                                              output_loading_info=True, **kwargs)
+    except RuntimeError as exc:
+        if "ignore_mismatched_sizes" not in str(exc):
+            raise
+        # transformers refuses mis-shaped tensors without naming them: reload only to list them in the error.
+        _, loading = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, output_loading_info=True,
+                                                          ignore_mismatched_sizes=True, **kwargs)
+    require_complete(loading, label)  # no tensor may have been filled with random values
+    return model
 
 
 def load_error(exc: Exception, label: str) -> EdgeSLMError:
