@@ -12,10 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from edgeslm.bundle.staging import lock_path, staging_folder
-from edgeslm.bundle.writer import publish
+from edgeslm.bundle.writer import publish, staging_folder
 from edgeslm.errors import UserError
 from trust_helpers import USER, assert_error, copy_bundle, edgeslm
+
+
+def lock_path(dest):
+    from edgeslm.bundle.staging import lock_path as path
+
+    return path(dest)
 
 
 def _export(model, out, *extra):
