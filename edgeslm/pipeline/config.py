@@ -32,6 +32,8 @@ class ExportConfig:
     verify_decode_tokens: int = DEFAULT_DECODE_TOKENS
     carry_gguf_grid: bool = True  # keep a GGUF source's Q4_0/Q4_1/Q8_0 blocks instead of re-quantizing
     threads: int | None = None
+    stream: bool | None = None  # None: stream when the in-memory export would exceed max_memory
+    max_memory: int | None = None  # bytes the export may use; None: what this host has available now
 
     def __post_init__(self) -> None:
         target = get_target(self.target)
@@ -57,6 +59,12 @@ class ExportConfig:
             raise UserError(f"--verify-tokens must be >= 0, got {self.verify_decode_tokens}")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads must be >= 1, got {self.threads}")
+        if self.max_memory is not None and self.max_memory < 2**30:
+            raise UserError(f"--max-memory must be at least 1GB, got {self.max_memory / 2**30:.2f} GB",
+                            hint="Pass e.g. --max-memory 16GB; the export needs the runtime libraries besides weights.")
+        if self.stream and fmt != "onnx":
+            raise UnsupportedError(f"--stream exports the onnx format only, not {fmt}",
+                                   hint="Use --format onnx, or drop --stream for an in-memory export.")
         if self.adapter is not None and not Path(self.adapter).is_dir():
             raise UserError(f"adapter folder {self.adapter} does not exist",
                             hint="--adapter takes the folder of a PEFT LoRA adapter (adapter_config.json).")
