@@ -71,7 +71,8 @@ def test_verify_takes_its_source_from_the_command_line(bundle, tiny_model_dir):
 def test_run_never_runs_tokenizer_code_from_a_bundle(bundle, tmp_path):
     marker = tmp_path / "run-ran-tokenizer-code"
     config = json.loads((bundle / "tokenizer_config.json").read_text())
-    config["auto_map"] = {"AutoTokenizer": [None, "evil_tok.EvilTokenizer"]}
+    config["auto_map"] = {"AutoTokenizer": ["evil_tok.EvilTokenizer", "evil_tok.EvilTokenizer"]}
+    config["tokenizer_class"] = "EvilTokenizer"  # only the bundle's own code defines it
     (bundle / "tokenizer_config.json").write_text(json.dumps(config))
     (bundle / "evil_tok.py").write_text(EVIL.format(marker=str(marker)) +
                                         "from transformers import PreTrainedTokenizerFast as EvilTokenizer\n")
