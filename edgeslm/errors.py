@@ -1,4 +1,4 @@
-"""One exception family with distinct exit codes (DESIGN.md, convention 5).
+"""One exception family with distinct exit codes (ARCHITECTURE.md, convention 5).
 
 Every error carries three parts: what failed, why (with the values), and how to fix it (the hint).
 The CLI prints ``Error: <message>`` and ``Hint: <hint>`` and exits with the class's exit code.

@@ -36,11 +36,6 @@ TOKENIZER_BYTES_PER_VOCAB_ENTRY = 64
 BUNDLE_FIXED_BYTES = 64 * 1024
 FP32 = 4  # norms, biases, position tables and quant scales stay fp32 in every scheme
 
-# Families whose parameter layout the analytic path knows. The key is the HF model_type.
-_GATED_RMSNORM = {"llama", "mistral", "qwen2", "gemma", "gemma3", "gemma3_text", "phi3"}
-_LEARNED_POSITIONS = {"gpt2", "biogpt"}
-
-
 @dataclass(frozen=True)
 class ModelFacts:
     model_type: str
@@ -119,31 +114,40 @@ class ModelFacts:
 
     @classmethod
     def from_catalog(cls, entry: CatalogEntry) -> ModelFacts:
-        """Analytic counts from the config.json facts, for the families listed above."""
+        """Analytic counts from the config.json facts, by the layer layout the architecture entry declares
+        (`Sizing` in edgeslm/archs/base.py)."""
+        from edgeslm.archs import sizing_for
+
         h, inter, n = entry.hidden, entry.intermediate, entry.layers
         mt = entry.model_type
-        if mt in _GATED_RMSNORM:
+        sizing = sizing_for(mt)
+        if sizing is None:
+            raise UnsupportedError(f"cannot size model_type {mt!r} from catalog facts alone",
+                                   hint="Size it from its config instead (ModelFacts.from_hf_config), "
+                                        "or declare its layer layout (Sizing) in its edgeslm/archs entry.")
+        if sizing.layout == "gated":
             q, kv = entry.heads * entry.head_dim, entry.kv_heads * entry.head_dim
             linear = h * q + 2 * h * kv + q * h + 3 * h * inter  # q, k, v, o + gate, up, down
             channels = q + 2 * kv + h + 2 * inter + h
             other = 2 * h  # input and post-attention RMSNorm
-            if mt == "qwen2":
-                other += q + 2 * kv  # qkv biases
-            if mt in ("gemma3", "gemma3_text"):
-                other += 2 * h + 2 * entry.head_dim  # pre/post feed-forward norms, q_norm and k_norm
+            if sizing.qkv_bias:
+                other += q + 2 * kv
+            if sizing.sandwich_norm:
+                other += 2 * h  # pre/post feed-forward norms
+            if sizing.qk_norm:
+                other += 2 * entry.head_dim  # q_norm and k_norm
             final = h
             positions = 0
-        elif mt in _LEARNED_POSITIONS or mt == "phi":
-            # heads * head_dim == hidden in all three: fused or separate q, k, v, o are four h x h.
+        elif sizing.layout == "plain":
+            # heads * head_dim == hidden in every plain family: fused or separate q, k, v, o are four h x h.
             linear = 4 * h * h + 2 * h * inter
             channels = 3 * h + h + inter + h
             biases = 4 * h + inter + h
-            norms = 2 * h if mt == "phi" else 4 * h  # phi has one LayerNorm per block, the others two
-            other = norms + biases
+            other = 2 * h * sizing.layer_norms + biases
             final = 2 * h
-            # biogpt offsets positions by 2 (fairseq padding convention); phi uses rotary.
-            positions = {"gpt2": entry.max_context, "biogpt": entry.max_context + 2}.get(mt, 0) * h
-        elif mt == "mamba":
+            rows = 0 if sizing.learned_positions is None else entry.max_context + sizing.learned_positions
+            positions = rows * h
+        else:  # mamba
             # HF MambaConfig defaults: state 16, conv kernel 4, dt_rank = ceil(hidden / 16).
             d_state, conv, dt_rank = 16, 4, math.ceil(h / 16)
             linear = h * 2 * inter + inter * (dt_rank + 2 * d_state) + dt_rank * inter + inter * h
@@ -151,14 +155,10 @@ class ModelFacts:
             other = h + inter * d_state + inter + inter * conv + inter + inter  # norm, A_log, D, conv w+b, dt bias
             final = h
             positions = 0
-        else:
-            raise UnsupportedError(f"cannot size model_type {mt!r} from catalog facts alone",
-                                   hint="Size it from its config instead (ModelFacts.from_hf_config), "
-                                        "or add its layer layout to edgeslm/fit.py.")
         embedding = entry.vocab * h
         lm_head = 0 if entry.tie_word_embeddings else entry.vocab * h
-        if mt == "phi" and not entry.tie_word_embeddings:
-            positions += entry.vocab  # phi's lm_head carries a bias: fp32, counted with the small tensors
+        if sizing.lm_head_bias and not entry.tie_word_embeddings:
+            positions += entry.vocab  # the lm_head's bias (phi): fp32, counted with the small tensors
         return cls(
             model_type=mt, vocab=entry.vocab, hidden=h, layers=n, heads=entry.heads, kv_heads=entry.kv_heads,
             head_dim=entry.head_dim, intermediate=inter, max_context=entry.max_context,

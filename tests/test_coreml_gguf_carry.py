@@ -22,8 +22,9 @@ def carried(tmp_path_factory):
     from transformers import AutoModelForCausalLM
 
     from edgeslm.archs import ARCHS
+    from edgeslm.backends.base import LowerContext
     from edgeslm.backends.coreml.backend import CoreMLBackend
-    from edgeslm.backends.gguf_names import gguf_tensor_name, unpermute_rows_for
+    from edgeslm.sources.gguf_names import gguf_tensor_name, unpermute_rows_for
     from edgeslm.model.adapt import adapt
     from edgeslm.quant import get_scheme
     from tiny import save_tiny_model
@@ -54,7 +55,7 @@ def carried(tmp_path_factory):
     writer.close()
 
     out = tmp_path_factory.mktemp("coreml-carry")
-    artifact = CoreMLBackend().lower(decoder, get_scheme("int4"), out, {"gguf_path": str(path)})
+    artifact = CoreMLBackend().lower(decoder, get_scheme("int4"), out, LowerContext(gguf_path=path))
     return decoder, artifact, out, want
 
 

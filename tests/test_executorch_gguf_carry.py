@@ -14,7 +14,7 @@ gguf = pytest.importorskip("gguf")
 pytest.importorskip("torchao")
 
 from edgeslm.backends.executorch.gguf_carry import Q41Linear, apply_carry, plan_carry  # noqa: E402
-from edgeslm.backends.onnx.gguf_carry import llama_unpermute_index  # noqa: E402
+from edgeslm.sources.gguf_names import llama_unpermute_index  # noqa: E402
 from edgeslm.backends.executorch.quantize import linear_config  # noqa: E402
 from edgeslm.quant import get_scheme  # noqa: E402
 

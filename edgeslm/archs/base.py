@@ -1,21 +1,48 @@
 """What an architecture entry declares, and the helpers the llama-like families share.
 
 An entry maps a Hugging Face `model_type` onto the canonical DecoderSpec plus canonical weight names
-(edgeslm/model/decoder.py). Adding an architecture is one file in this folder and one line in
-archs/__init__.py.
+(edgeslm/model/decoder.py), and declares the layer layout `plan` sizes it by before any download (`Sizing`).
+Adding an architecture is one file in this folder and one line in archs/__init__.py. Importing the registry
+needs neither torch nor transformers (`edgeslm plan` reads it): entries import them where they use them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from edgeslm.errors import UnsupportedError
 from edgeslm.model.spec import DecoderSpec
 
-Weights = dict[str, torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+
+Weights = dict[str, "torch.Tensor"]
+
+LAYOUTS = ("gated", "plain", "mamba")
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The layer layout `edgeslm plan` sizes a model by from its catalog facts alone (edgeslm/fit.py).
+
+    layout: "gated" -- q, k, v, o + gate, up, down, two RMSNorms per block (llama and its kin);
+            "plain" -- four hidden x hidden attention matmuls + up, down, LayerNorms with biases, biases on every
+                       matmul (gpt2, biogpt, phi; heads * head_dim == hidden in all of them);
+            "mamba" -- HF MambaConfig's mixer (state 16, conv kernel 4, dt_rank = ceil(hidden / 16)).
+    """
+
+    layout: str
+    qkv_bias: bool = False  # gated: biases on q, k, v
+    qk_norm: bool = False  # gated: per-head q_norm and k_norm (head_dim each)
+    sandwich_norm: bool = False  # gated: pre/post feed-forward norms besides the two per block
+    layer_norms: int = 2  # plain: LayerNorms per block (weight + bias each)
+    learned_positions: int | None = None  # plain: a learned position table of max_context + this many rows
+    lm_head_bias: bool = False  # an untied lm_head carries a bias (vocab fp32 values)
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"Sizing.layout {self.layout!r} is not one of {', '.join(LAYOUTS)}")
 
 
 @dataclass(frozen=True)
@@ -25,6 +52,7 @@ class Arch:
     spec: Callable[[object, int], DecoderSpec]  # (hf config, max_positions) -> spec
     weights: Callable[[Weights, object], Weights]  # (hf state dict, hf config) -> canonical weights
     tiny_config: Callable[[], object]  # a 2-layer random config for tests
+    sizing: Sizing = Sizing("gated")  # the layer layout plan sizes it by (see Sizing)
 
 
 ACTIVATION_NAMES = {
@@ -105,7 +133,7 @@ def rename_layers(sd: Weights, prefix: str, names: dict[str, str]) -> Weights:
     return out
 
 
-def lm_head_weight(sd: Weights, embed_key: str, head_key: str = "lm_head.weight") -> torch.Tensor:
+def lm_head_weight(sd: Weights, embed_key: str, head_key: str = "lm_head.weight") -> "torch.Tensor":
     """The output projection, untied: a tied model gets its own copy of the embedding."""
     return sd[head_key] if head_key in sd else sd[embed_key]
 
@@ -126,8 +154,12 @@ def llama_like_weights(sd: Weights, config, names: dict[str, str] = LLAMA_LAYER_
     return decoder_weights(sd, "model.layers", names, "model.embed_tokens.weight", "model.norm")
 
 
-def tiny_llama_like(config_cls, **overrides):
-    """2 layers, hidden 64, a small vocab: the tiny test model of DESIGN.md convention 8."""
+def tiny_llama_like(config_name: str, **overrides):
+    """2 layers, hidden 64, a small vocab: the tiny test model of ARCHITECTURE.md's conventions.
+    `config_name`: the transformers config class, imported here (the registry itself does not import transformers)."""
+    import transformers
+
+    config_cls = getattr(transformers, config_name)
     fields = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                   tie_word_embeddings=False)

@@ -2,9 +2,7 @@
 
 import math
 
-from transformers import BioGptConfig
-
-from edgeslm.archs.base import Arch, activation, decoder_weights
+from edgeslm.archs.base import Arch, Sizing, activation, decoder_weights
 from edgeslm.model.spec import DecoderSpec
 
 _NAMES = {
@@ -40,6 +38,13 @@ ARCH = Arch(
     family="BioGPT (scaled embedding, learned positions +2, LayerNorm)",
     spec=_spec,
     weights=_weights,
-    tiny_config=lambda: BioGptConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                     num_attention_heads=4, max_position_embeddings=256),
+    tiny_config=lambda: _tiny(),
+    sizing=Sizing("plain", learned_positions=2),  # fairseq's padding offset: max_context + 2 position rows
 )
+
+
+def _tiny():
+    from transformers import BioGptConfig
+
+    return BioGptConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, max_position_embeddings=256)

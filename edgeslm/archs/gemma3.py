@@ -3,9 +3,7 @@ interleaved sliding-window and global layers with their own rotary tables."""
 
 import math
 
-from transformers import Gemma3TextConfig
-
-from edgeslm.archs.base import LLAMA_LAYER_NAMES, Arch, llama_like_spec, llama_like_weights
+from edgeslm.archs.base import LLAMA_LAYER_NAMES, Arch, Sizing, llama_like_spec, llama_like_weights
 
 _NAMES = {**LLAMA_LAYER_NAMES, "post_attention_layernorm": "post_attn_norm",
           "pre_feedforward_layernorm": "mlp_norm", "post_feedforward_layernorm": "post_mlp_norm"}
@@ -38,6 +36,8 @@ def _text_tower(sd):
 
 
 def _tiny_text():
+    from transformers import Gemma3TextConfig
+
     return Gemma3TextConfig(
         vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=16, max_position_embeddings=256, sliding_window=8,
@@ -53,12 +53,15 @@ def _tiny_multimodal():
                         image_token_index=127, boi_token_index=125, eoi_token_index=126)
 
 
+SIZING = Sizing("gated", qk_norm=True, sandwich_norm=True)
+
 ARCH = Arch(
     model_type="gemma3_text",
     family="Gemma 3 text (sandwich norms, q/k norms, 5:1 local/global attention)",
     spec=_spec,
     weights=_weights,
     tiny_config=_tiny_text,
+    sizing=SIZING,
 )
 
 # MedGemma ships the multimodal Gemma 3 (model_type "gemma3"): the text tower is what a phone bundle holds;
@@ -69,4 +72,5 @@ MULTIMODAL = Arch(
     spec=lambda config, max_positions: _spec(config.text_config, max_positions),
     weights=lambda sd, config: _weights(_text_tower(sd), config.text_config),
     tiny_config=_tiny_multimodal,
+    sizing=SIZING,
 )

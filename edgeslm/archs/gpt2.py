@@ -1,8 +1,6 @@
 """gpt2: BioMedLM. Conv1D weights are stored (in, out): transposed to the canonical (out, in)."""
 
-from transformers import GPT2Config
-
-from edgeslm.archs.base import Arch, activation, lm_head_weight
+from edgeslm.archs.base import Arch, Sizing, activation, lm_head_weight
 from edgeslm.errors import UnsupportedError
 from edgeslm.model.spec import DecoderSpec
 
@@ -46,5 +44,12 @@ ARCH = Arch(
     family="GPT-2 (learned positions, LayerNorm, MHA)",
     spec=_spec,
     weights=_weights,
-    tiny_config=lambda: GPT2Config(vocab_size=128, n_embd=64, n_layer=2, n_head=4, n_positions=256),
+    tiny_config=lambda: _tiny(),
+    sizing=Sizing("plain", learned_positions=0),
 )
+
+
+def _tiny():
+    from transformers import GPT2Config
+
+    return GPT2Config(vocab_size=128, n_embd=64, n_layer=2, n_head=4, n_positions=256)

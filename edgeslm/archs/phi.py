@@ -1,8 +1,6 @@
 """phi: JSL-MedPhi2 (Phi-2). Parallel attention + MLP on one LayerNorm, partial rotary, biases everywhere."""
 
-from transformers import PhiConfig
-
-from edgeslm.archs.base import Arch, activation, decoder_weights, partial_rotary
+from edgeslm.archs.base import Arch, Sizing, activation, decoder_weights, partial_rotary
 from edgeslm.errors import UnsupportedError
 from edgeslm.model.spec import DecoderSpec
 
@@ -39,6 +37,14 @@ ARCH = Arch(
     family="Phi-1/2 (parallel residual, partial rotary, LayerNorm)",
     spec=_spec,
     weights=_weights,
-    tiny_config=lambda: PhiConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                  num_attention_heads=2, max_position_embeddings=256, partial_rotary_factor=0.5),
+    tiny_config=lambda: _tiny(),
+    # One LayerNorm per block (parallel residual); rotary, so no position table; the lm_head has a bias.
+    sizing=Sizing("plain", layer_norms=1, lm_head_bias=True),
 )
+
+
+def _tiny():
+    from transformers import PhiConfig
+
+    return PhiConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                     num_attention_heads=2, max_position_embeddings=256, partial_rotary_factor=0.5)

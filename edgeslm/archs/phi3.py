@@ -1,7 +1,5 @@
 """phi3: MedMobile (Phi-3-mini). Fused qkv_proj and gate_up_proj are split into the canonical names."""
 
-from transformers import Phi3Config
-
 from edgeslm.archs.base import LLAMA_LAYER_NAMES, Arch, head_dim_of, llama_like_spec, llama_like_weights, tiny_llama_like
 
 _NAMES = {**LLAMA_LAYER_NAMES, "self_attn.qkv_proj": "qkv_proj", "mlp.gate_up_proj": "gate_up_proj"}
@@ -25,5 +23,5 @@ ARCH = Arch(
     family="Phi-3 (fused qkv and gate_up projections)",
     spec=lambda config, max_positions: llama_like_spec(config, max_positions),
     weights=_weights,
-    tiny_config=lambda: tiny_llama_like(Phi3Config, pad_token_id=0),
+    tiny_config=lambda: tiny_llama_like("Phi3Config", pad_token_id=0),
 )

@@ -1,4 +1,4 @@
-"""Silence an exporter's own chatter while it runs: stdout is for results (DESIGN.md convention 6)."""
+"""Silence an exporter's own chatter while it runs: stdout is for results (ARCHITECTURE.md convention 6)."""
 
 from __future__ import annotations
 

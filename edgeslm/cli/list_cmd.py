@@ -26,9 +26,15 @@ def _rows(what: str) -> tuple[list[str], list[list]]:
     if what == "quant":
         from edgeslm.backends import BACKENDS
         from edgeslm.quant import QUANT_SCHEMES
-        return (["scheme", "bits", "group", "description", "formats"],
-                [[s.name, s.weight_bits, s.group_size or "-", s.description,
-                  ",".join(n for n, b in BACKENDS.items() if b.supports("", s).ok)] for _, s in QUANT_SCHEMES.items()])
+        rows = []
+        for _, s in QUANT_SCHEMES.items():  # one row per distinct thing that runs: formats that agree share it
+            runs: dict[str, list[str]] = {}
+            for n, b in BACKENDS.items():
+                if b.supports("", s).ok:
+                    runs.setdefault(s.description_for(n), []).append(n)
+            rows += [[s.name, s.weight_bits, s.group_size or "-", text, ",".join(formats)]
+                     for text, formats in runs.items()]
+        return (["scheme", "bits", "group", "description", "formats"], rows)
     from edgeslm.backends import BACKENDS
     return (["format", "file"], [[n, b.extension] for n, b in BACKENDS.items()])
 

@@ -107,14 +107,10 @@ def command(ctx, bundle, device, runs, warmup, prompt_len, gen_len, threads, gri
             from edgeslm.profile.device_energy import profile_from_metrics
 
             profile = profile_from_metrics(spec, from_metrics, log)
-        elif device == "android":
-            from edgeslm.profile.android import profile_on_android
-
-            profile = profile_on_android(spec, log)
         else:
-            from edgeslm.profile.ios import profile_on_ios
+            from edgeslm.profile.device import device_profiler
 
-            profile = profile_on_ios(spec, log)
+            profile = device_profiler(device)(spec, log)
     profile["prediction"] = prediction_for(profile, manifest)
     for warning in profile["energy"].get("warnings", []):
         log(f"WARNING (energy): {warning}")

@@ -49,7 +49,10 @@ def command(ctx, bundle, source, adapter, allow_pickle, trust_remote_code, threa
         click.echo(f"{bundle}: {'PASS' if result['passed'] else 'FAIL'} ({result['scheme']}) — top-1 "
                    f"{m['prompt_top1']:.3f} prompts / {m['decode_top1']:.3f} decode, SQNR {m['sqnr_db']:.1f} dB, "
                    f"max |Δlogit| {m['max_abs_logit']:.3g}")
+        click.echo(f"  measured with {result['runtime']}")
         for failure in result["failures"]:
             click.echo(f"  - {failure}")
+        for check in result.get("checks_not_run", []):
+            click.echo(f"  check {check['name']} not run: {check['reason']}")
     if not result["passed"]:
         ctx.exit(4)

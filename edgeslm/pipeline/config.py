@@ -1,4 +1,4 @@
-"""ExportConfig: one CLI option, one field (DESIGN.md convention 2). Validated on construction."""
+"""ExportConfig: one CLI option, one field (ARCHITECTURE.md convention 2). Validated on construction."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgeslm.archs import ARCHS
 from edgeslm.backends import BACKENDS
+from edgeslm.backends.base import LowerContext
 from edgeslm.bundle.manifest import write_manifest
 from edgeslm.bundle.writer import check_destination, publish, staging_folder
 from edgeslm.errors import UnsupportedError, VerificationError
@@ -26,7 +27,6 @@ from edgeslm.sources.load import load_config, load_model, prepare_folder
 from edgeslm.sources.resolve import resolve
 from edgeslm.targets import get_target
 from edgeslm.verify.check import Verdict, judge
-from edgeslm.verify.metrics import measure
 from edgeslm.verify.prompts import VERIFY_PROMPTS
 from edgeslm.verify.reference import record_reference
 from edgeslm.verify.thresholds import tolerance_for
@@ -72,27 +72,23 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         decoder = adapt(loaded.model, max_positions)
 
     with staging_folder(cfg.output) as stage:
-        context = {"gguf_path": source.gguf_file if cfg.carry_gguf_grid else None}
+        context = LowerContext(gguf_path=source.gguf_file if cfg.carry_gguf_grid else None)
         with log.stage("lower", f"{cfg.format} {scheme.name}"):
             artifact = backend.lower(decoder, scheme, stage, context)
         if cfg.strict and artifact.fallbacks:
             raise UnsupportedError(
                 f"{len(artifact.fallbacks)} fallback(s) under --strict: "
-                + "; ".join(f"{f['what']}: {f['reason']}" for f in artifact.fallbacks[:3]),
+                + "; ".join(f"{f.what}: {f.reason}" for f in artifact.fallbacks[:3]),
                 hint="Drop --strict to accept them (each is recorded in the manifest).")
         for fallback in artifact.fallbacks[:5]:
-            log.note(f"fallback: {fallback['what']}: {fallback['reason']}")
+            log.note(f"fallback: {fallback.what}: {fallback.reason}")
         if len(artifact.fallbacks) > 5:
             log.note(f"... and {len(artifact.fallbacks) - 5} more fallbacks, all listed in manifest.json")
 
         with log.stage("verify", f"{len(references)} prompts + {cfg.verify_decode_tokens} decode steps each"):
-            # A backend whose runtime may be absent on this host (Core ML off macOS) verifies itself: it runs
-            # every check it can here, the runtime where it exists, and says which checks need another host.
-            checks = {"runtime": "host " + cfg.format}
-            if hasattr(backend, "host_verify"):
-                metrics, checks = backend.host_verify(decoder, scheme, artifact, references, stage, cfg.threads)
-            else:
-                metrics = measure(backend.runner(stage, artifact.io, cfg.threads), references)
+            # The backend's host runner by default; a backend whose runtime may be absent on this host (Core ML
+            # off macOS) runs every check it can here, the runtime where it exists, and says which need another host.
+            metrics, checks = backend.verify(stage, artifact.io, references, scheme, lambda: decoder, cfg.threads)
             tol = tolerance_for(scheme.name)
             outcome = judge(metrics, tol)
             if checks.get("failures"):
@@ -135,10 +131,10 @@ def package(stage: Path, cfg: ExportConfig, log: StageLog, resolved: "Resolved",
                      "spec": vars(spec)},
             "target": {"name": target.name, "reference_device": target.reference_device},
             "format": cfg.format,
-            "quant": {"scheme": vars(scheme), "native": artifact.quant},
+            "quant": {"scheme": scheme.manifest_record(cfg.format), "native": artifact.quant},
             "io": artifact.io,
             "kernels": artifact.kernels,
-            "fallbacks": artifact.fallbacks,
+            "fallbacks": [f.to_dict() for f in artifact.fallbacks],
             "generation": generation,
             "fit": {"estimate": vars(fit), "verdict": vars(verdict)},
             "verify": {"passed": outcome.passed, "failures": list(outcome.failures), "metrics": metrics.to_dict(),

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from edgeslm.archs import ARCHS
-from edgeslm.backends.base import LoweredArtifact
+from edgeslm.backends.base import Fallback, LoweredArtifact
 from edgeslm.backends.onnx.backend import float_weights, op_counts
 from edgeslm.backends.onnx.lower import io_layout
 from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
@@ -71,9 +71,9 @@ def run_stream_export(cfg, log, resolved):
         with log.stage("lower", f"{cfg.format} {scheme.name}, streamed weight by weight"):
             proto, native, kernel_fallbacks = lower_streaming(
                 skel, scheme, stage, MODEL_FILE, lambda done, total: log.progress(done, total, "weights"))
-            fallbacks = [{"what": "attention rotary", "reason": why} for why in kernel_fallbacks.values()]
+            fallbacks = [Fallback("attention rotary", why) for why in kernel_fallbacks.values()]
             if not scheme.is_float:
-                fallbacks += [{"what": f"initializer {n}", "reason": "left in float32 by the quantizer"}
+                fallbacks += [Fallback(f"initializer {n}", "left in float32 by the quantizer")
                               for n in float_weights(proto)]
             ops = op_counts(proto)
             native["streamed"] = True
@@ -149,3 +149,20 @@ def two_part_verify(skel, tokenizer, bundle, scheme: str, decode_tokens: int, ma
                                "reference": "layer-by-layer PyTorch run of the float checkpoint"},
     }
     return TwoPartResult(outcome, drift, section)
+
+
+def reverify_streamed(manifest: dict, source_folder, bundle, threads: int | None = None) -> dict:
+    """`edgeslm verify` of a streamed bundle: the same two parts, streamed again from the source checkpoint."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(source_folder)
+    max_positions = manifest["generation"]["max_positions"]
+    skel = skeleton(config, canonical_lazy_weights(ARCHS.get(config.model_type), config, source_folder),
+                    max_positions)
+    tokenizer = AutoTokenizer.from_pretrained(source_folder)
+    scheme = manifest["quant"]["scheme"]["name"]
+    decode = int(manifest.get("options", {}).get("verify_decode_tokens", 16))
+    result = two_part_verify(skel, tokenizer, bundle, scheme, decode, max_positions, threads)
+    return {"passed": result.outcome.passed, "failures": list(result.outcome.failures),
+            "metrics": result.metrics.to_dict(), "scheme": scheme,
+            "lowering_exactness": result.section["lowering_exactness"]}

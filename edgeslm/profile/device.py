@@ -3,10 +3,12 @@ turning the pulled metrics JSON (metrics_schema) into the same profile dict as a
 
 from __future__ import annotations
 
+import importlib
 import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from edgeslm.bundle.manifest import read_manifest, require_intact
 from edgeslm.errors import UnsupportedError, UserError
@@ -14,6 +16,22 @@ from edgeslm.profile import energy
 from edgeslm.profile.metrics_schema import to_raw
 from edgeslm.profile.summary import summarize
 from edgeslm.targets import get_target
+
+
+# How `profile` reaches a phone, by the target's `runner` (targets/*.toml): the module and function that run it.
+PROFILERS = {"adb": ("edgeslm.profile.android", "profile_on_android"),
+             "xcrun": ("edgeslm.profile.ios", "profile_on_ios")}
+
+
+def device_profiler(target_name: str) -> Callable:
+    """The function `(DeviceSpec, log) -> profile` for the phone target `target_name`, picked by its runner."""
+    target = get_target(target_name)
+    if target.runner not in PROFILERS:
+        raise UserError(f"target {target_name} is reached by runner {target.runner!r}, not a phone tool",
+                        hint=f"Device profiling runs over {', '.join(PROFILERS)}; profile this target's bundles "
+                             "on the host (no --target).")
+    module, function = PROFILERS[target.runner]
+    return getattr(importlib.import_module(module), function)
 
 
 @dataclass(frozen=True)

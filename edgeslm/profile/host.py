@@ -15,7 +15,13 @@ from edgeslm.profile import energy
 from edgeslm.profile.summary import summarize
 from edgeslm.targets import get_target
 
-HOST_FORMATS = {"onnx": "onnxruntime", "executorch": "executorch (pybindings)"}
+
+
+def host_formats() -> dict[str, str]:
+    """Formats `edgeslm profile` runs on this host, and the runtime each runs on (the backends declare it)."""
+    from edgeslm.backends import BACKENDS
+
+    return {name: backend.host_runtime for name, backend in BACKENDS.items() if backend.host_runtime}
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,10 @@ def check_bundle(bundle: Path) -> dict:
     manifest = read_manifest(bundle)
     require_intact(bundle, manifest)
     fmt = manifest["format"]
-    if fmt not in HOST_FORMATS:
+    formats = host_formats()
+    if fmt not in formats:
         raise UnsupportedError(f"no host runtime for {fmt} bundles here",
-                               hint=f"Host profiling runs: {', '.join(HOST_FORMATS)}.")
+                               hint=f"Host profiling runs: {', '.join(formats)}.")
     return manifest
 
 

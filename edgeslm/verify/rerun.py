@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeslm.bundle.manifest import field, sha256
-from edgeslm.bundle.reader import open_bundle
+from edgeslm.bundle.reader import checked_manifest
 from edgeslm.errors import UserError
+from edgeslm.quant import get_scheme
 from edgeslm.sources.load import load_config, load_model
 from edgeslm.sources.resolve import ResolvedSource, resolve
-from edgeslm.verify.check import judge
-from edgeslm.verify.metrics import measure
+from edgeslm.verify.check import Verdict, judge
 from edgeslm.verify.reference import record_reference
 from edgeslm.verify.thresholds import tolerance_for
 
@@ -93,16 +93,32 @@ def _prompts_and_steps(manifest: dict) -> tuple[tuple[str, ...], int]:
 
 
 def reverify(bundle: Path, opts: VerifyOptions = VerifyOptions()) -> dict:
+    """The bundle is measured by its backend's `verify` (edgeslm/backends/base.py), as at export: the host runner
+    by default, and for a backend whose runtime may be absent here (Core ML off macOS) the checks that run."""
+    from edgeslm.backends import BACKENDS
+    from edgeslm.bundle.confine import require_confined_model
+
     bundle = Path(bundle)
-    opened = open_bundle(bundle, opts.threads, pubkey=opts.pubkey)
-    manifest = opened.manifest
+    manifest = checked_manifest(bundle, opts.pubkey)
+    backend = BACKENDS.get(manifest["format"])
+    require_confined_model(bundle, manifest)
     source = source_of(bundle, manifest, opts)
     prompts, decode = _prompts_and_steps(manifest)
     config = load_config(source, opts.trust_remote_code)
     loaded = load_model(source, config, opts.trust_remote_code, adapter_of(bundle, manifest, opts))
-    refs = record_reference(loaded.model, loaded.tokenizer, prompts, decode, opened.generation["max_positions"])
-    metrics = measure(opened.runner, refs)
-    scheme = manifest["quant"]["scheme"]["name"]
-    verdict = judge(metrics, tolerance_for(scheme))
+    max_positions = manifest["generation"]["max_positions"]
+    refs = record_reference(loaded.model, loaded.tokenizer, prompts, decode, max_positions)
+    scheme = get_scheme(manifest["quant"]["scheme"]["name"])
+
+    def make_decoder():
+        from edgeslm.model.adapt import adapt
+
+        return adapt(loaded.model, max_positions)
+
+    metrics, checks = backend.verify(bundle, manifest.get("io"), refs, scheme, make_decoder, opts.threads)
+    verdict = judge(metrics, tolerance_for(scheme.name))
+    if checks.get("failures"):
+        verdict = Verdict(False, verdict.failures + tuple(checks["failures"]))
     return {"passed": verdict.passed, "failures": list(verdict.failures), "metrics": metrics.to_dict(),
-            "scheme": scheme}
+            "scheme": scheme.name, "runtime": checks["runtime"],
+            **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]} if "run" in checks else {})}

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeslm.backends.base import LoweredArtifact, Support
+from edgeslm.backends.base import Backend, Fallback, LowerContext, LoweredArtifact, Support
 from edgeslm.backends.coreml.runner import MODEL_DIR, CoreMLRunner
 from edgeslm.errors import InternalError
 from edgeslm.quant import QuantScheme
@@ -19,9 +19,10 @@ if TYPE_CHECKING:  # lowering needs torch and coremltools; running a bundle on a
 SUPPORTED_QUANT = ("fp16", "int8", "int4")
 
 
-class CoreMLBackend:
+class CoreMLBackend(Backend):
     name = "coreml"
     extension = ".mlpackage"
+    host_runtime = None  # MLModel.predict exists on macOS only; `edgeslm profile --target ios` measures on the phone
 
     def supports(self, model_type: str, scheme: QuantScheme) -> Support:
         if scheme.name == "fp32":
@@ -32,11 +33,12 @@ class CoreMLBackend:
             return Support(False, f"the coreml backend maps {', '.join(SUPPORTED_QUANT)}; not {scheme.name}")
         return Support(True)
 
-    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
+    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: LowerContext
+              ) -> LoweredArtifact:
         from edgeslm.backends.coreml.convert import convert, io_layout, native_quant, quantize, quiet, trace
-        from edgeslm.backends.coreml.gguf_carry import CARRIED_BY_SCHEME, carry_gguf_blocks
-        from edgeslm.backends.gguf_names import CARRY_ARCHS
+        from edgeslm.backends.coreml.gguf_carry import carry_gguf_blocks
         from edgeslm.backends.coreml.mil import io_shapes, op_counts, stored_weights
+        from edgeslm.sources.gguf_blocks import CARRY_SCHEMES, grid_not_carried
 
         spec = decoder.spec
         max_len = spec.max_positions
@@ -46,23 +48,22 @@ class CoreMLBackend:
         del traced
         converted = time.perf_counter()
         fallbacks, carry = [], None
-        gguf_source = context.get("gguf_path") and scheme.name in CARRIED_BY_SCHEME
-        if gguf_source and spec.model_type not in CARRY_ARCHS:
-            fallbacks.append({"what": "GGUF quantization grid", "reason": f"no GGUF tensor map for {spec.model_type} "
-                              f"(have: {', '.join(CARRY_ARCHS)}); re-quantized, rounding twice"})
+        gguf_source = context.gguf_path is not None and scheme.name in CARRY_SCHEMES
+        why_not = gguf_source and grid_not_carried(scheme.name, spec.model_type)
+        if why_not:
+            fallbacks.append(Fallback("GGUF quantization grid", why_not))
         elif gguf_source:
             # Before the quantizer: the carried blocks are no longer float, so coremltools compresses the rest only.
-            types = CARRIED_BY_SCHEME[scheme.name]
             with quiet():
-                mlmodel, carried, left_over, wider = carry_gguf_blocks(mlmodel, decoder, Path(context["gguf_path"]),
-                                                                       types)
+                mlmodel, carried, left_over, wider = carry_gguf_blocks(mlmodel, decoder, Path(context.gguf_path),
+                                                                       scheme.weight_bits)
             carry = {"carried": len(carried), "left_over": len(left_over), "by_type": dict(Counter(carried.values())),
                      "quantized_by_scheme": {name: f"GGUF {t}" for name, t in wider.items()},
-                     "note": f"GGUF {'/'.join(types)} blocks moved into constexpr_blockwise_shift_scale (Q4_1's "
+                     "note": f"GGUF blocks no wider than {scheme.weight_bits} bits (Q4_0/Q4_1) moved into constexpr_blockwise_shift_scale (Q4_1's "
                              "offset -m/d rounded to fp16), not re-rounded; wider GGUF types (Q8_0: the embedding "
                              f"table) quantized by coremltools to the {scheme.name} scheme"}
-            fallbacks += [{"what": f"weight {name}", "reason": f"GGUF block not carried over ({why}); re-quantized "
-                           "from the dequantized weights"} for name, why in left_over.items()]
+            fallbacks += [Fallback(f"weight {name}", f"GGUF block not carried over ({why}); re-quantized from the "
+                                   "dequantized weights") for name, why in left_over.items()]
         carried_at = time.perf_counter()
         mlmodel = quantize(mlmodel, scheme)
         quantized = time.perf_counter()
@@ -75,7 +76,7 @@ class CoreMLBackend:
             raise InternalError(f"expected {spec.layers} fused scaled_dot_product_attention ops, found {fused}",
                                 hint="The attention did not stay one MIL op per layer; rerun with --debug.")
         if not scheme.is_float:
-            fallbacks += [{"what": f"weight {name}", "reason": "left in float16 by coremltools' quantizer"}
+            fallbacks += [Fallback(f"weight {name}", "left in float16 by coremltools' quantizer")
                           for name in stored.float_left]
         package = out_dir / MODEL_DIR
         files = sorted(str(p.relative_to(out_dir)) for p in package.rglob("*") if p.is_file())
@@ -99,14 +100,15 @@ class CoreMLBackend:
     def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> CoreMLRunner:
         return CoreMLRunner(bundle_dir, io, threads)
 
-    def host_verify(self, decoder: "EdgeDecoder", scheme: QuantScheme, artifact: LoweredArtifact, references,
-                    bundle_dir: Path, threads: int | None = None):
-        """Verification that does not need Core ML's runtime, plus the runtime where it exists (macOS).
-        Returns the metrics to judge with the scheme's tolerance and the record of checks run / not run."""
+    def verify(self, bundle_dir: Path, io: dict, references, scheme: QuantScheme, make_decoder, threads=None):
+        """Core ML's runtime may be absent on this host (it exists on macOS only): run every check that does not
+        need it (the traced wrapper, the package's structure, its stored weights dequantized in PyTorch), plus
+        MLModel.predict where it exists. Returns the metrics to judge with the scheme's tolerance and the record of
+        checks run / not run."""
         from edgeslm.backends.coreml.host_verify import host_verify
 
-        return host_verify(decoder, scheme, bundle_dir, references, threads,
-                           runner_factory=lambda: self.runner(bundle_dir, artifact.io, threads))
+        return host_verify(make_decoder(), scheme, bundle_dir, references, threads,
+                           runner_factory=lambda: self.runner(bundle_dir, io, threads))
 
 
 def _spec(package: Path):

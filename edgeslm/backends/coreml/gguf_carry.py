@@ -18,8 +18,8 @@ head) is left float for coremltools' int4 quantizer, as the int4 scheme defines 
 on SmolLM2 (stored-weights check): the Q8_0 table kept 8-bit gave 54.9 dB / top-1 1.00 at 94.4 MiB; at int4
 17.9 dB / 0.81 prompts, 0.84 decode at 80.0 MiB, of which Q4_1's fp16 offsets are 6.3 MiB. Those cannot go:
 rounding the offset to an integer zero point (or refitting each block with one) measured 5.1-5.3 dB / 0.44,
-the same failure as re-rounding. The GGUF block decoding itself is shared with the ONNX backend's carry-over
-(edgeslm.backends.onnx.gguf_carry).
+the same failure as re-rounding. The GGUF block decoding and the carry decision are shared by every backend
+(edgeslm.sources.gguf_blocks); this module only packs the blocks into Core ML's constexpr op.
 """
 
 from __future__ import annotations
@@ -28,47 +28,34 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeslm.backends.gguf_names import gguf_tensor_name, unpermute_rows_for
-from edgeslm.errors import UserError
+from edgeslm.sources.gguf_blocks import carry_decision, decode_blocks, read_gguf_tensors
+from edgeslm.sources.gguf_names import gguf_tensor_name, unpermute_rows_for
+
 
 def gguf_blocks(tensor, rows: np.ndarray | None = None, qtype=None):
     """(data, scale, offset) for constexpr_blockwise_shift_scale from one ggml tensor (a gguf.ReaderTensor,
     or raw blocks with their qtype), rows un-permuted by `rows`."""
     from coremltools.converters.mil.mil import types
 
-    from edgeslm.backends.onnx.gguf_carry import block_to_matmulnbits, permute_rows
-
-    w = block_to_matmulnbits(tensor, qtype)
-    if rows is not None:
-        w = permute_rows(w, rows)
-    kb = w.k_blocks
-    scale = w.scales.reshape(w.N, kb).astype(np.float16)  # ggml's d is an fp16: exact
-    if w.bits == 8:
-        data = w.packed.reshape(w.N, w.K).astype(types.nptype_from_builtin(types.uint8))
-        offset = np.full((w.N, kb), 128, dtype=types.nptype_from_builtin(types.uint8))
-        return data, scale, offset
-    packed = w.packed  # (N, kb, 16): low nibble = even element
-    q = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(w.N, w.K)
-    data = q.astype(types.nptype_from_builtin(types.uint4))
-    if w.zero_points.dtype == np.float32:  # Q4_1: float zero point -m/d
-        offset = w.zero_points.reshape(w.N, kb).astype(np.float16)
+    blocks = decode_blocks(tensor, qtype, rows=rows)
+    level = types.nptype_from_builtin(types.uint8 if blocks.bits == 8 else types.uint4)
+    scale = blocks.scale.astype(np.float16)  # ggml's d is an fp16: exact
+    data = blocks.q.astype(level)
+    if blocks.offset is not None:  # Q4_1: d * q + m = d * (q - (-m/d)), a float offset
+        offset = ((-blocks.offset) / blocks.scale).astype(np.float32).astype(np.float16)
     else:
-        offset = np.full((w.N, kb), 8, dtype=types.nptype_from_builtin(types.uint4))
+        offset = np.full((blocks.N, blocks.k_blocks), blocks.zero_point, dtype=level)
     return data, scale, offset
 
 
-# GGUF block types carried into a scheme's program: only those no wider than the scheme's weights.
-CARRIED_BY_SCHEME = {"int4": ("Q4_0", "Q4_1")}
-
-
-def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, types: tuple[str, ...] = CARRIED_BY_SCHEME["int4"]):
+def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, weight_bits: int = 4):
     """A new MLModel whose projection / embedding weights come from the GGUF's own blocks where they can.
 
     Returns (mlmodel, carried {name: gguf type}, left_over {name: reason}, wider {name: gguf type}). Runs on the
     float program, before coremltools' quantizer: what is carried here is no longer a float const, so the
-    quantizer compresses only the rest (`left_over`: no exact layout; `wider`: a type outside `types`).
+    quantizer compresses only the rest (`left_over`: no exact layout; `wider`: blocks wider than `weight_bits`,
+    which the scheme's quantizer takes).
     """
-    import gguf
     from coremltools.converters.mil import Builder as mb
     from coremltools.converters.mil.mil.passes.graph_pass import AbstractGraphPass
     from coremltools.converters.mil.mil.passes.helper import block_context_manager
@@ -77,12 +64,8 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, types: tuple[str, ...] 
 
     from edgeslm.backends.coreml.host_verify import projection_call_order
     from edgeslm.backends.coreml.mil import EMBED_PREFIXES, _weight_input
-    from edgeslm.backends.onnx.gguf_carry import CARRIED_TYPES
 
-    path = Path(gguf_path)
-    if not path.is_file():
-        raise UserError(f"GGUF file not found: {path}", hint="pass the .gguf the model was loaded from")
-    tensors = {t.name: t for t in gguf.GGUFReader(str(path)).tensors}
+    _reader, tensors = read_gguf_tensors(gguf_path)
     names = {id(m): n for n, m in decoder.named_modules()}
     proj_names = [names[id(p)] for p in projection_call_order(decoder)]
     spec = decoder.spec
@@ -117,10 +100,11 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, types: tuple[str, ...] 
                 left_over[name] = f"no GGUF tensor for it ({gname})"
                 return
             t = tensors[gname]
-            if t.tensor_type.name not in CARRIED_TYPES:
-                left_over[name] = f"GGUF {t.tensor_type.name}: no exact constexpr_blockwise_shift_scale layout"
+            decision = carry_decision(t.tensor_type.name, weight_bits)
+            if decision.kind == "none":
+                left_over[name] = f"GGUF {t.tensor_type.name}: {decision.reason}"
                 return
-            if t.tensor_type.name not in types:
+            if decision.kind == "wider":
                 wider[name] = t.tensor_type.name
                 return
             rows = unpermute_rows_for(name, int(t.shape[1]), spec.heads, spec.kv_heads)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeslm.backends.base import LoweredArtifact, Support
+from edgeslm.backends.base import Backend, Fallback, LowerContext, LoweredArtifact, ProfileRun, Support
 from edgeslm.backends.executorch.runner import MODEL_FILE, ExecuTorchRunner
 from edgeslm.quant import QuantScheme
 
@@ -16,13 +16,13 @@ if TYPE_CHECKING:
 SUPPORTED_QUANT = ("fp32", "int8", "int4")
 
 
-def _fallbacks(report) -> list[dict]:
+def _fallbacks(report) -> list[Fallback]:
     out = []
     for op, count in report.portable.items():
         if op in _BOOKKEEPING:
             continue
         why = _WHY_PORTABLE.get(op, "no XNNPACK kernel for this op / shape; runs on ExecuTorch's portable CPU kernel")
-        out.append({"what": f"op {op} x{count}", "reason": f"not delegated to XNNPACK: {why}"})
+        out.append(Fallback(f"op {op} x{count}", f"not delegated to XNNPACK: {why}"))
     return out
 
 
@@ -45,9 +45,10 @@ _WHY_PORTABLE.update({op: "position arithmetic on the runtime start position (th
 _WHY_PORTABLE["native_layer_norm"] = "XNNPACK has no LayerNorm kernel in this ExecuTorch version"
 
 
-class ExecuTorchBackend:
+class ExecuTorchBackend(Backend):
     name = "executorch"
     extension = ".pte"
+    host_runtime = "executorch (pybindings)"
 
     def supports(self, model_type: str, scheme: QuantScheme) -> Support:
         if scheme.name not in SUPPORTED_QUANT:
@@ -56,13 +57,14 @@ class ExecuTorchBackend:
                                   "not verified here)")
         return Support(True)
 
-    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
+    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: LowerContext
+              ) -> LoweredArtifact:
         from edgeslm.backends.executorch.lower import io_layout, lower_to_pte, runner_metadata
         from edgeslm.backends.executorch.quantize import quantize
 
         max_len = decoder.spec.max_positions
-        model, native, fallbacks = quantize(decoder, scheme, context.get("gguf_path"))
-        metadata = runner_metadata(decoder, max_len, context.get("runner_metadata"))
+        model, native, fallbacks = quantize(decoder, scheme, context.gguf_path)
+        metadata = runner_metadata(decoder, max_len)
         report = lower_to_pte(model, decoder, max_len, out_dir / MODEL_FILE, metadata)
         fallbacks += _fallbacks(report)
         native = {**native, "lowering_seconds": {k: round(v, 2) for k, v in report.seconds.items()}}
@@ -75,3 +77,27 @@ class ExecuTorchBackend:
     def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> ExecuTorchRunner:
         max_len = (io or {}).get("max_positions")
         return ExecuTorchRunner(bundle_dir, threads, max_len=max_len)
+
+    def profiling_runner(self, bundle_dir: Path, io: dict, spec: dict) -> ProfileRun:
+        """With --ops, a separate ETDump-enabled pass after the timed runs: its per-op timestamps stay out of the
+        figures."""
+        threads = spec.get("threads")
+        if threads:
+            # Size ExecuTorch's process-wide pool before any program loads: XNNPACK delegates keep the pool they
+            # were initialised with, and resizing it later (_unsafe_reset_threadpool frees the old pool) while a
+            # program is loaded leaves them a dangling pointer (segfaults seen in decode).
+            from executorch.extension.pybindings import portable_lib
+
+            portable_lib._unsafe_reset_threadpool(threads)
+        runner = self.runner(bundle_dir, io, threads)
+        if not spec.get("op_profile_prefix"):
+            return ProfileRun(runner)
+
+        def operators(ids):
+            from edgeslm.backends.executorch.etdump import profile_operators
+
+            pte = Path(bundle_dir) / io.get("model_file", MODEL_FILE)
+            found = profile_operators(pte, io, ids, spec["gen_len"], threads, spec["runs"],
+                                      Path(spec["op_profile_prefix"]).parent)
+            return found.rows, {**found.to_dict(), "runs": spec["runs"]}
+        return ProfileRun(runner, operators)

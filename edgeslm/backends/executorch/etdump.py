@@ -2,7 +2,7 @@
 
 The program is loaded a second time with ETDump enabled (`_load_for_executorch(path, enable_etdump=True)`),
 driven through the same prefill + greedy decode an answer takes, and the dump is folded into the table
-`edgeslm.profile.worker.operator_table` makes for ONNX: one row per operator with its total `ms` over all
+`edgeslm.backends.onnx.profiling.operator_table` makes for ONNX: one row per operator with its total `ms` over all
 calls, `calls`, `share` of the operator time, plus `delegated` (inside an XNNPACK delegate, or left to
 ExecuTorch's own CPU kernels).
 
@@ -84,7 +84,7 @@ def record(pte: Path, io: dict, ids: np.ndarray, gen_len: int, threads: int | No
     try:
         return _drive(portable_lib._load_for_executorch(str(pte), enable_etdump=True), io, ids, gen_len, runs,
                       etdump_file)
-    finally:  # the pool is process-wide: leave it as found (DESIGN.md 4)
+    finally:  # the pool is process-wide: leave it as found (ARCHITECTURE.md convention 4)
         if threads and threads != before:
             portable_lib._unsafe_reset_threadpool(before)
 

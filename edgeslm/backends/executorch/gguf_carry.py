@@ -26,11 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgeslm.backends.gguf_names import gguf_tensor_name, unpermute_rows_for
 from edgeslm.errors import UserError
-
-BLOCK = 32
-FOUR_BIT = ("Q4_0", "Q4_1")
+from edgeslm.sources.gguf_blocks import BLOCK, carry_decision, decode_blocks, read_gguf_tensors
+from edgeslm.sources.gguf_names import gguf_tensor_name, unpermute_rows_for
 
 
 @dataclass
@@ -43,12 +41,7 @@ class CarryPlan:
 
 
 def plan_carry(model: nn.Module, gguf_path: Path) -> CarryPlan:
-    import gguf
-
-    path = Path(gguf_path)
-    if not path.is_file():
-        raise UserError(f"GGUF file not found: {path}", hint="pass the .gguf the model was loaded from")
-    tensors = {t.name: t for t in gguf.GGUFReader(str(path)).tensors}
+    _reader, tensors = read_gguf_tensors(gguf_path)
     plan = CarryPlan()
     for name, module in model.named_modules():
         if not isinstance(module, nn.Linear):
@@ -58,9 +51,10 @@ def plan_carry(model: nn.Module, gguf_path: Path) -> CarryPlan:
             plan.left_over[name] = f"no GGUF tensor for it ({gname})"
             continue
         kind = tensors[gname].tensor_type.name
-        if kind in FOUR_BIT and name != "lm_head":
+        decision = carry_decision(kind, 4)
+        if decision.kind == "carry" and name != "lm_head":
             plan.four_bit[name] = tensors[gname]
-        elif kind in FOUR_BIT or kind == "Q8_0":
+        elif decision.kind != "none":  # wider blocks (Q8_0), and the lm_head: 8-bit per channel
             plan.eight_bit[name] = kind
         else:
             plan.left_over[name] = f"GGUF {kind}: no exact int4 layout; re-quantized"
@@ -92,17 +86,12 @@ def _block_sum(k: int) -> nn.Linear:
 
 def _carried_weight(tensor, rows, like):
     """(qdata int8 (N, K), scale (N, K/32), offsets (N, K/32) or None) from one ggml tensor."""
-    from edgeslm.backends.onnx.gguf_carry import block_to_matmulnbits, permute_rows
-
-    w = block_to_matmulnbits(tensor)
-    if rows is not None:
-        w = permute_rows(w, rows)
-    packed = w.packed  # (N, K/32, 16): low nibble = even element
-    q = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(w.N, w.K).astype(np.int8) - 8
-    scale = w.scales.reshape(w.N, w.k_blocks)
+    blocks = decode_blocks(tensor, rows=rows)
+    q = blocks.q.astype(np.int8) - 8  # torchao's int4 range [-8, 7]; Q4_0's zero point is 8
+    scale = blocks.scale
     offsets = None
-    if w.mins is not None:  # Q4_1: d * q + m = d * (q - 8) + (m + 8d)
-        offsets = w.mins.reshape(w.N, w.k_blocks) + 8.0 * scale
+    if blocks.offset is not None:  # Q4_1: d * q + m = d * (q - 8) + (m + 8d)
+        offsets = blocks.offset + 8.0 * scale
     if tuple(q.shape) != tuple(like.shape):
         raise UserError(f"GGUF weight {tensor.name} is {tuple(q.shape)}, the model's is {tuple(like.shape)}",
                         hint="the GGUF and the model folder do not match; pass --no-gguf-carry")

@@ -47,7 +47,7 @@ def io_layout(decoder: EdgeDecoder, max_len: int) -> dict:
     }
 
 
-def runner_metadata(decoder: EdgeDecoder, max_len: int, extra: dict | None = None) -> dict:
+def runner_metadata(decoder: EdgeDecoder, max_len: int) -> dict:
     """Constant methods read by ExecuTorch's LLM runner (names from extension/llm/runner/constants.h)."""
     meta = {
         "get_max_seq_len": max_len,  # the longest single call (a prompt prefilled at once)
@@ -58,7 +58,6 @@ def runner_metadata(decoder: EdgeDecoder, max_len: int, extra: dict | None = Non
         "use_sdpa_with_kv_cache": True,
         "enable_dynamic_shape": True,
     }
-    meta.update(extra or {})
     return meta
 
 

@@ -22,10 +22,11 @@ from collections import Counter
 import torch
 from torch import nn
 
+from edgeslm.backends.base import Fallback
 from edgeslm.backends.executorch.rewrite import for_xnnpack
-from edgeslm.backends.gguf_names import CARRY_ARCHS
 from edgeslm.model.decoder import EdgeDecoder
 from edgeslm.quant import QuantScheme, get_scheme
+from edgeslm.sources.gguf_blocks import grid_not_carried
 
 EMBED_BITS = 8
 EMBED_GROUP = 32
@@ -43,7 +44,7 @@ def linear_config(scheme: QuantScheme):
     raise ValueError(f"no torchao mapping for {scheme.name}")
 
 
-def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple[EdgeDecoder, dict, list[dict]]:
+def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple[EdgeDecoder, dict, list[Fallback]]:
     """Returns (the model to lower, the native quant config for the manifest, fallbacks).
 
     With `gguf_path` (a llama GGUF source) and int4, the GGUF's own 4-bit blocks are carried over (gguf_carry.py)
@@ -54,17 +55,16 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
     from torchao.quantization import quantize_
 
     group = scheme.group_size or 32
-    skipped: list[dict] = []
+    skipped: list[Fallback] = []
     plan = None
-    carry_fallbacks: list[dict] = []
-    if gguf_path and scheme.name == "int4" and decoder.spec.model_type in CARRY_ARCHS:
+    carry_fallbacks: list[Fallback] = []
+    why_not = gguf_path and grid_not_carried(scheme.name, decoder.spec.model_type)
+    if why_not:
+        carry_fallbacks.append(Fallback("GGUF quantization grid", why_not))
+    elif gguf_path:
         from edgeslm.backends.executorch.gguf_carry import plan_carry
 
         plan = plan_carry(model, gguf_path)
-    elif gguf_path:
-        carry_fallbacks.append({"what": "GGUF quantization grid", "reason": (
-            f"not carried over ({scheme.name}; GGUF tensor maps exist for {', '.join(CARRY_ARCHS)} at int4): "
-            "torchao re-quantizes the dequantized GGUF weights (rounding twice)")})
 
     def wanted(module: nn.Module, fqn: str) -> bool:
         if not isinstance(module, nn.Linear):
@@ -73,8 +73,8 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
             return False  # 8-bit GGUF source: quantized 8-bit per channel below, not re-rounded to 4 bits
         # A 4-bit group must divide the input features; a layer that cannot be grouped stays float.
         if scheme.name == "int4" and module.in_features % group:
-            skipped.append({"what": f"linear {fqn}", "reason": f"in_features {module.in_features} is not a "
-                            f"multiple of the group size {group}; left in float32"})
+            skipped.append(Fallback(f"linear {fqn}", f"in_features {module.in_features} is not a multiple of "
+                                    f"the group size {group}; left in float32"))
             return False
         return True
 
@@ -88,8 +88,8 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
                 quantize_(model, linear_config(get_scheme("int8")),
                           filter_fn=lambda m, fqn: isinstance(m, nn.Linear) and fqn in plan.eight_bit)
             carried = apply_carry(model, plan, decoder.spec.heads, decoder.spec.kv_heads)
-            carry_fallbacks += [{"what": f"linear {n}", "reason": f"GGUF block not carried over ({why}); "
-                                 "re-quantized from the dequantized weights"} for n, why in plan.left_over.items()]
+            carry_fallbacks += [Fallback(f"linear {n}", f"GGUF block not carried over ({why}); re-quantized from "
+                                         "the dequantized weights") for n, why in plan.left_over.items()]
     tables = _quantize_embeddings(model)
     native = {
         "quantizer": "torchao.quantize_ + executorch EmbeddingQuantHandler",
@@ -109,9 +109,9 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
                     "exact float side path); 8-bit GGUF tensors and the lm_head at 8 bits per channel"}
     fallbacks = list(skipped) + carry_fallbacks
     if scheme.weight_bits < EMBED_BITS:
-        fallbacks.append({"what": "embedding tables", "reason": f"{EMBED_BITS}-bit (scheme {scheme.name} asks "
-                          f"{scheme.weight_bits}-bit): ExecuTorch's embedding_4bit has no XNNPACK kernel and the "
-                          f"table is read one row per token, so 8-bit costs size, not speed"})
+        fallbacks.append(Fallback("embedding tables", f"{EMBED_BITS}-bit (scheme {scheme.name} asks "
+                                  f"{scheme.weight_bits}-bit): ExecuTorch's embedding_4bit has no XNNPACK kernel and "
+                                  "the table is read one row per token, so 8-bit costs size, not speed"))
     return model, native, fallbacks
 
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import onnx
 
-from edgeslm.backends.base import LoweredArtifact, Support
-from edgeslm.backends.gguf_names import CARRY_ARCHS
+from edgeslm.backends.base import Backend, Fallback, LowerContext, LoweredArtifact, ProfileRun, Support
 from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
 from edgeslm.backends.onnx.tied_tables import share_tied_tables
 from edgeslm.quant import QuantScheme
+from edgeslm.sources.gguf_blocks import CARRY_SCHEMES, grid_not_carried
 
 if TYPE_CHECKING:  # lowering needs torch; running a bundle must not import it
     from edgeslm.model.decoder import EdgeDecoder
@@ -57,16 +57,17 @@ def _count_types(carried: dict) -> dict[str, int]:
     return out
 
 
-def carry_gguf_grid(model: onnx.ModelProto, gguf_path: Path, decoder: "EdgeDecoder", exclude=()):
+def carry_gguf_grid(model: onnx.ModelProto, gguf_path: Path, decoder: "EdgeDecoder"):
     from edgeslm.backends.onnx.gguf_carry import carry_over
 
     return carry_over(model, gguf_path, arch=decoder.spec.model_type, n_heads=decoder.spec.heads,
-                      n_kv_heads=decoder.spec.kv_heads, exclude=tuple(exclude))
+                      n_kv_heads=decoder.spec.kv_heads)
 
 
-class OnnxBackend:
+class OnnxBackend(Backend):
     name = "onnx"
     extension = ".onnx"
+    host_runtime = "onnxruntime"
 
     def supports(self, model_type: str, scheme: QuantScheme) -> Support:
         if scheme.name not in SUPPORTED_QUANT:
@@ -74,22 +75,23 @@ class OnnxBackend:
                                   "has no CPU kernel for the fused attention in onnxruntime")
         return Support(True)
 
-    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: dict) -> LoweredArtifact:
+    def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: LowerContext
+              ) -> LoweredArtifact:
         from edgeslm.backends.onnx.lower import io_layout, lower_to_onnx
         from edgeslm.backends.onnx.quantize import quantize
 
         model, kernel_fallbacks = lower_to_onnx(decoder, out_dir / MODEL_FILE)
-        fallbacks = [{"what": "attention rotary", "reason": why} for why in kernel_fallbacks.values()]
+        fallbacks = [Fallback("attention rotary", why) for why in kernel_fallbacks.values()]
         carried = None
-        gguf_source = context.get("gguf_path") and scheme.name == "int4"
-        if gguf_source and decoder.spec.model_type not in CARRY_ARCHS:
-            fallbacks.append({"what": "GGUF quantization grid", "reason": f"no GGUF tensor map for "
-                              f"{decoder.spec.model_type} (have: {', '.join(CARRY_ARCHS)}); re-quantized, rounding twice"})
+        gguf_source = context.gguf_path is not None and scheme.name in CARRY_SCHEMES
+        why_not = gguf_source and grid_not_carried(scheme.name, decoder.spec.model_type)
+        if why_not:
+            fallbacks.append(Fallback("GGUF quantization grid", why_not))
         elif gguf_source:
-            carried = carry_gguf_grid(model, Path(context["gguf_path"]), decoder, context.get("carry_exclude", ()))
+            carried = carry_gguf_grid(model, Path(context.gguf_path), decoder)
             model = carried.model
-            fallbacks += [{"what": f"initializer {name}", "reason": f"GGUF {gtype} block not carried over ({why}); "
-                           f"re-quantized from the dequantized weights"}
+            fallbacks += [Fallback(f"initializer {name}", f"GGUF {gtype} block not carried over ({why}); "
+                                   "re-quantized from the dequantized weights")
                           for name, (_g, gtype, why) in carried.left_over.items()]
         # Only the model's own weights are quantized: MatMuls the GGUF carry-over added (block sums, float
         # residuals of Q4_1's offsets) are exact by construction and must stay float.
@@ -107,8 +109,7 @@ class OnnxBackend:
                         "not re-rounded",
             }
         if not scheme.is_float:
-            fallbacks += [{"what": f"initializer {n}", "reason": "left in float32 by the quantizer"}
-                          for n in float_weights(model)]
+            fallbacks += [Fallback(f"initializer {n}", "left in float32 by the quantizer") for n in float_weights(model)]
         onnx.save_model(model, out_dir / MODEL_FILE, save_as_external_data=True, all_tensors_to_one_file=True,
                         location=MODEL_FILE + ".data", size_threshold=1024)
         ops = op_counts(model)
@@ -118,3 +119,15 @@ class OnnxBackend:
 
     def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> OnnxRunner:
         return OnnxRunner(bundle_dir, threads)
+
+    def profiling_runner(self, bundle_dir: Path, io: dict, spec: dict) -> ProfileRun:
+        """With --ops, onnxruntime's profiler records the timed runs themselves (its overhead is small and inside
+        the figures); the operator table is read from its trace afterwards."""
+        from edgeslm.backends.onnx.profiling import operator_table
+
+        prefix = spec.get("op_profile_prefix")
+        runner = OnnxRunner(bundle_dir, threads=spec.get("threads"), profile_prefix=prefix)
+        if not prefix:
+            return ProfileRun(runner)
+        return ProfileRun(runner, lambda ids: (operator_table(runner.session.end_profiling()),
+                                               {"profiler": "onnxruntime profiler, all runs"}))

@@ -12,7 +12,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from edgeslm.backends.onnx.gguf_carry import BLOCK, GraphEditor, block_to_matmulnbits, gather_nodes
+from edgeslm.backends.onnx.gguf_carry import GraphEditor, block_to_matmulnbits, gather_nodes
+from edgeslm.sources.gguf_blocks import BLOCK
 
 MIN_ELEMENTS = 4096
 

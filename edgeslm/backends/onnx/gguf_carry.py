@@ -1,15 +1,8 @@
-"""Carry a GGUF file's own quantization grid into onnxruntime contrib ops.
+"""Pack GGUF blocks into onnxruntime contrib ops: MatMulNBits for projections, GatherBlockQuantized for tables.
 
-Re-quantizing weights that llama.cpp already quantized rounds twice (0.73-0.83 top-1 agreement against
-0.99 for llama.cpp on the original blocks). The Q4_0 / Q4_1 / Q8_0 blocks (32 elements along K, the input
-features) map exactly onto ``com.microsoft.MatMulNBits`` (block_size 32) and, for the embedding,
-``com.microsoft.GatherBlockQuantized``; this module moves the blocks over bit for bit.
-
-Block layouts (ggml, per row of K elements, blocks of 32)::
-
-    Q4_0: f16 d | 16 bytes: byte j = q[j] (low nibble), q[j+16] (high)    value = d * (q - 8)
-    Q4_1: f16 d | f16 m | 16 bytes as Q4_0                                  value = d * q + m
-    Q8_0: f16 d | 32 x int8 q                                               value = d * q
+The blocks are decoded once, backend-neutral, by edgeslm.sources.gguf_blocks (which also decides what carries);
+this module only lays them out for onnxruntime. Q4_0 / Q4_1 / Q8_0 (32 elements along K) map exactly onto
+``com.microsoft.MatMulNBits`` (block_size 32) and, for the embedding, ``com.microsoft.GatherBlockQuantized``.
 
 MatMulNBits (ORT 1.32): B uint8 (N, K/bs, bs*bits/8), low nibble = even element; scales (N, K/bs);
 value = (q - zp) * scale; zero points either uint8 packed like B, shape (N, ceil(K/bs*bits/8)), or float
@@ -24,13 +17,12 @@ The integer zero point keeps the big offset inside MatMulNBits, so with accuracy
 the small float residual term does not cancel against it (a split on m itself lost up to 7% of a layer's
 output that way). ``"float_zero_point"`` emits the single-node form.
 
-Rows of q/k projections were permuted by llama.cpp's converter (rotary pairs interleaved); rows are N, the
-output features, and blocks run along K, so undoing that permutation on the blocks is exact.
+Rows of q/k projections were permuted by llama.cpp's converter; rows are N, the output features, and blocks
+run along K, so undoing that permutation on the blocks is exact (edgeslm.sources.gguf_names).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,17 +31,11 @@ import onnx
 from onnx import helper, numpy_helper
 
 from edgeslm.errors import InternalError, UnsupportedError, UserError
+from edgeslm.sources.gguf_blocks import GGUFBlocks, carry_decision, decode_blocks, freeze_arrays, read_gguf_tensors
+from edgeslm.sources.gguf_names import CARRY_ARCHS, gguf_tensor_name, unpermute_rows_for
 
-BLOCK = 32
-CARRIED_TYPES = ("Q4_0", "Q4_1", "Q8_0")
 Q4_1_MODES = ("int_zp_residual", "float_zero_point")
 MS_DOMAIN = "com.microsoft"
-
-# ONNX initializer name (our exporter's convention) -> GGUF tensor name, per layer.
-_LAYER_RE = re.compile(r"^layers\.(\d+)\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight_t$")
-_LLAMA_GGUF = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
-               "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
-_SUPPORTED_ARCHS = ("llama",)
 
 
 @dataclass(frozen=True)
@@ -86,12 +72,7 @@ class NBitsWeight:
         if self.bits not in (4, 8) or self.K % self.block_size:
             raise InternalError(f"NBitsWeight: bits={self.bits}, K={self.K}, block_size={self.block_size} "
                                 "is not a layout this module produces", hint="report this with --debug")
-        for name, (shape, dtype) in want.items():
-            arr = getattr(self, name)
-            if arr.shape != shape or arr.dtype != dtype:
-                raise InternalError(f"NBitsWeight.{name}: got {arr.dtype}{arr.shape}, expected "
-                                    f"{np.dtype(dtype)}{shape}", hint="report this with --debug")
-            arr.setflags(write=False)  # frozen means frozen: the arrays are shared, never edited
+        freeze_arrays(self, want)
 
     @property
     def k_blocks(self) -> int:
@@ -123,11 +104,6 @@ def _pack_nibbles(q: np.ndarray) -> np.ndarray:
     return (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
 
 
-def _ggml_nibbles(qs: np.ndarray) -> np.ndarray:
-    """(..., 16) ggml bytes -> (..., 32) values: low nibbles are elements 0..15, high ones 16..31."""
-    return np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
-
-
 def _packed_zero_points(zp: np.ndarray, bits: int) -> np.ndarray:
     """(N, kb) uint8 zero points -> flat, packed along kb like B (padding nibble 0)."""
     if bits == 8:
@@ -137,105 +113,24 @@ def _packed_zero_points(zp: np.ndarray, bits: int) -> np.ndarray:
     return _pack_nibbles(zp).reshape(-1)
 
 
-def _f16(b: np.ndarray) -> np.ndarray:
-    """(..., 2) uint8 little-endian half floats -> (...) float32, exactly."""
-    return np.ascontiguousarray(b).view(np.float16)[..., 0].astype(np.float32)
+def to_matmulnbits(blocks: GGUFBlocks) -> NBitsWeight:
+    """GGUF blocks in MatMulNBits' layout: the levels packed two per byte (4-bit), the zero point packed like them,
+    or, for a grid with a per-block offset (Q4_1), the float zero point -offset/scale and the offsets themselves."""
+    N, K, kb = blocks.N, blocks.K, blocks.k_blocks
+    q = blocks.q.reshape(N, kb, blocks.block_size)
+    packed = q if blocks.bits == 8 else _pack_nibbles(q)
+    if blocks.offset is None:
+        zp = _packed_zero_points(np.full((N, kb), blocks.zero_point, np.uint8), blocks.bits)
+        return NBitsWeight(blocks.bits, blocks.block_size, N, K, packed, blocks.scale.reshape(-1), zp,
+                           blocks.gguf_type)
+    zp = ((-blocks.offset) / blocks.scale).astype(np.float32)  # d*q + m = d*(q - (-m/d))
+    return NBitsWeight(blocks.bits, blocks.block_size, N, K, packed, blocks.scale.reshape(-1), zp.reshape(-1),
+                       blocks.gguf_type, mins=blocks.offset.reshape(-1))
 
 
 def block_to_matmulnbits(tensor, qtype=None, shape: tuple[int, int] | None = None) -> NBitsWeight:
-    """Carry GGUF blocks of one 2-D weight into MatMulNBits' layout, bit for bit.
-
-    ``tensor``: a ``gguf.ReaderTensor`` (type and shape taken from it), or a raw uint8 block array of
-    shape (N, K/32*bytes_per_block) as ``gguf.quants.quantize`` returns, with ``qtype`` (a
-    ``gguf.GGMLQuantizationType`` or its name) and optionally ``shape`` = (N, K).
-    """
-    import gguf
-
-    if hasattr(tensor, "tensor_type") and hasattr(tensor, "data"):
-        qtype = qtype or tensor.tensor_type
-        ne = [int(x) for x in tensor.shape]  # ggml order: ne[0] = K (contiguous), ne[1] = N
-        if len(ne) != 2:
-            raise UnsupportedError(f"GGUF tensor {tensor.name!r} has shape {ne}; only 2-D weights carry",
-                                   hint="quantize this tensor with the normal quantizer")
-        shape = shape or (ne[1], ne[0])
-        raw = tensor.data
-    else:
-        raw = tensor
-        if qtype is None:
-            raise UserError("block_to_matmulnbits: a raw block array needs qtype",
-                            hint="pass qtype=gguf.GGMLQuantizationType.Q4_0 (or Q4_1, Q8_0)")
-    qt = gguf.GGMLQuantizationType[qtype] if isinstance(qtype, str) else gguf.GGMLQuantizationType(qtype)
-    if qt.name not in CARRIED_TYPES:
-        raise UnsupportedError(f"GGUF type {qt.name} has no exact MatMulNBits layout",
-                               hint=f"only {', '.join(CARRIED_TYPES)} carry; quantize this tensor normally")
-    block_size, type_size = gguf.GGML_QUANT_SIZES[qt]
-    raw = np.asarray(raw)
-    if raw.dtype != np.uint8:
-        raise UserError(f"block_to_matmulnbits: blocks must be uint8, got {raw.dtype}",
-                        hint="pass the bytes as stored in the GGUF (gguf.quants.quantize output)")
-    if shape is None:
-        if raw.ndim != 2:
-            raise UserError(f"block_to_matmulnbits: cannot infer (N, K) from a {raw.shape} block array",
-                            hint="pass shape=(N, K)")
-        shape = (raw.shape[0], raw.shape[1] // type_size * block_size)
-    N, K = (int(s) for s in shape)
-    if K % block_size or raw.size != N * K // block_size * type_size:
-        raise UserError(f"block_to_matmulnbits: {raw.size} bytes of {qt.name} do not hold a ({N}, {K}) weight",
-                        hint=f"{qt.name} stores {type_size} bytes per {block_size} elements along K")
-    kb = K // block_size
-    b = raw.reshape(N, kb, type_size)
-    d = _f16(b[..., 0:2])  # (N, kb)
-
-    if qt.name == "Q8_0":
-        q = (np.ascontiguousarray(b[..., 2:]).view(np.int8).astype(np.int16) + 128).astype(np.uint8)
-        zp = _packed_zero_points(np.full((N, kb), 128, np.uint8), 8)
-        return NBitsWeight(8, block_size, N, K, q, d.reshape(-1), zp, qt.name)
-
-    if qt.name == "Q4_0":
-        packed = _pack_nibbles(_ggml_nibbles(b[..., 2:]))
-        zp = _packed_zero_points(np.full((N, kb), 8, np.uint8), 4)
-        return NBitsWeight(4, block_size, N, K, packed, d.reshape(-1), zp, qt.name)
-
-    # Q4_1: value = d*q + m = (q - (-m/d)) * d. A block with d == 0 is the constant m: rewrite it as
-    # q = 0, scale 1, zero point -m, which both emitted forms evaluate exactly.
-    m = _f16(b[..., 2:4])
-    q = _ggml_nibbles(b[..., 4:])  # (N, kb, 32)
-    flat = d == 0
-    if flat.any():
-        q = np.where(flat[..., None], np.uint8(0), q)
-        d = np.where(flat, np.float32(1), d)
-    zp = np.where(flat, -m, -m / d).astype(np.float32)
-    return NBitsWeight(4, block_size, N, K, _pack_nibbles(q), d.reshape(-1), zp.reshape(-1), qt.name,
-                       mins=m.reshape(-1))
-
-
-# ------------------------------------------------------------------------------------------- permute
-
-def llama_unpermute_index(n_rows: int, n_head: int) -> np.ndarray:
-    """Row index undoing llama.cpp's q/k permute: ``W_hf = W_gguf[idx]``.
-
-    Same reshape as transformers' ``LlamaTensorProcessor._reverse_permute_weights`` (pass n_kv_heads for
-    attn_k), applied to row numbers instead of weights.
-    """
-    if n_rows % (2 * n_head):
-        raise UserError(f"cannot undo the q/k permute: {n_rows} rows is not a multiple of 2 x {n_head} heads",
-                        hint="check n_heads / n_kv_heads against the GGUF's llama.attention.* metadata")
-    dim = n_rows // n_head // 2
-    return np.arange(n_rows).reshape(n_head, dim, 2).swapaxes(2, 1).reshape(n_rows)
-
-
-def permute_rows(w: NBitsWeight, index: np.ndarray) -> NBitsWeight:
-    """New weight whose row i is ``w``'s row ``index[i]``. Blocks run along K, so this is exact."""
-    index = np.asarray(index)
-    if sorted(index.tolist()) != list(range(w.N)):
-        raise UserError(f"permute_rows: index is not a permutation of {w.N} rows",
-                        hint="build it with llama_unpermute_index(N, n_heads)")
-
-    def rows(a):
-        return None if a is None else np.ascontiguousarray(a.reshape(w.N, -1)[index]).reshape(a.shape)
-
-    return NBitsWeight(w.bits, w.block_size, w.N, w.K, rows(w.packed), rows(w.scales), rows(w.zero_points),
-                       w.gguf_type, rows(w.mins))
+    """One 2-D GGUF weight (a ``gguf.ReaderTensor``, or raw blocks with ``qtype``) in MatMulNBits' layout."""
+    return to_matmulnbits(decode_blocks(tensor, qtype, shape))
 
 
 # ------------------------------------------------------------------------------------------- graph
@@ -306,6 +201,13 @@ def gather_nodes(G: GraphEditor, node: onnx.NodeProto, w: NBitsWeight, prefix: s
                              bits=w.bits, block_size=w.block_size, gather_axis=0, quantize_axis=1)]
 
 
+def _module_of(onnx_name: str) -> str | None:
+    """The decoder module an initializer of our exporter holds (`layers.0.q_proj.weight_t` -> `layers.0.q_proj`)."""
+    if onnx_name == "embed.weight":
+        return "embed"
+    return onnx_name.removesuffix(".weight_t") if onnx_name.endswith(".weight_t") else None
+
+
 def _gguf_meta(reader, key: str):
     f = reader.fields.get(key)
     return None if f is None else f.contents()
@@ -313,30 +215,24 @@ def _gguf_meta(reader, key: str):
 
 def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: int | None = None,
                n_kv_heads: int | None = None, *, q4_1_mode: str = "int_zp_residual",
-               accuracy_level: int = 4, exclude: tuple[str, ...] = ()) -> CarryReport:
+               accuracy_level: int = 4) -> CarryReport:
     """Replace float weights of an exported decoder by the GGUF's own blocks; return a new model.
 
     Rewrites ``MatMul(x, layers.{i}.{proj}.weight_t)`` and ``MatMul(x, lm_head.weight_t)`` into
     MatMulNBits and ``Gather(embed.weight, ids)`` into GatherBlockQuantized (8-bit, Q8_0 only) when the
     matching GGUF tensor is Q4_0 / Q4_1 / Q8_0. Everything else is listed in ``left_over`` with a reason.
     ``n_heads`` / ``n_kv_heads`` default to the GGUF metadata; passing values that disagree is an error.
-    ``exclude`` names ONNX initializers the caller quantizes itself (listed in ``left_over``).
     """
-    import gguf
-
-    if arch not in _SUPPORTED_ARCHS:
+    if arch not in CARRY_ARCHS:
         raise UnsupportedError(f"carry_over: arch {arch!r} has no GGUF tensor map here",
-                               hint=f"supported: {', '.join(_SUPPORTED_ARCHS)}; quantize the float model instead")
+                               hint=f"supported: {', '.join(CARRY_ARCHS)}; quantize the float model instead")
     if q4_1_mode not in Q4_1_MODES:
         raise UserError(f"carry_over: unknown q4_1_mode {q4_1_mode!r}", hint=f"one of {', '.join(Q4_1_MODES)}")
     if accuracy_level not in (0, 1, 4):
         raise UserError(f"carry_over: accuracy_level {accuracy_level} is not 0, 1 or 4 for float input",
                         hint="4 = int8 activations (like llama.cpp's Q8 dot products), 0 = exact fp32")
     path = Path(gguf_path)
-    if not path.is_file():
-        raise UserError(f"GGUF file not found: {path}", hint="pass the path of the .gguf the model was loaded from")
-    reader = gguf.GGUFReader(str(path))
-    tensors = {t.name: t for t in reader.tensors}
+    reader, tensors = read_gguf_tensors(path)
     meta_arch = _gguf_meta(reader, "general.architecture")
     if meta_arch != arch:
         raise UserError(f"GGUF {path.name} is arch {meta_arch!r}, not {arch!r}", hint="pass arch=" + repr(meta_arch))
@@ -362,26 +258,11 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
             consumers.setdefault(i, []).append(k)
     report = CarryReport(model=new)
 
-    def gguf_name(onnx_name: str) -> tuple[str | None, np.ndarray | None]:
-        """GGUF tensor for an ONNX initializer, and the row index to apply (q/k permute)."""
-        if onnx_name == "embed.weight":
-            return "token_embd.weight", None
-        if onnx_name == "lm_head.weight_t":
-            return ("output.weight" if "output.weight" in tensors else "token_embd.weight"), None
-        m = _LAYER_RE.match(onnx_name)
-        if not m:
-            return None, None
-        layer, proj = m.groups()
-        name = f"blk.{layer}.{_LLAMA_GGUF[proj]}.weight"
-        if proj in ("q_proj", "k_proj") and name in tensors:
-            rows = int(tensors[name].shape[1])
-            return name, llama_unpermute_index(rows, n_heads if proj == "q_proj" else n_kv_heads)
-        return name, None
-
     replace: dict[int, list[onnx.NodeProto]] = {}  # node index -> replacement nodes
     removed: set[str] = set()
     for onnx_name, init in inits.items():
-        gname, index = gguf_name(onnx_name)
+        module = _module_of(onnx_name)
+        gname = None if module is None else gguf_tensor_name(module, tensors)
         if gname is None:
             continue
         if gname not in tensors:
@@ -389,13 +270,9 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
                             hint="the ONNX model and the GGUF must come from the same checkpoint")
         t = tensors[gname]
         tname = t.tensor_type.name
-        if onnx_name in exclude:
-            report.left_over[onnx_name] = (gname, tname, "excluded by the caller")
-            continue
-        if tname not in CARRIED_TYPES:
-            why = ("not block-quantized in the GGUF; nothing to carry" if tname in ("F32", "F16", "BF16")
-                   else f"{tname} blocks have no exact MatMulNBits/GatherBlockQuantized layout")
-            report.left_over[onnx_name] = (gname, tname, why)
+        decision = carry_decision(tname, 4)  # carry_over runs for int4; wider (Q8_0) blocks stay 8-bit here
+        if decision.kind == "none":
+            report.left_over[onnx_name] = (gname, tname, decision.reason)
             continue
         users = [graph_nodes[k] for k in consumers.get(onnx_name, [])]
         is_embed = onnx_name == "embed.weight"
@@ -414,9 +291,7 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
             report.left_over[onnx_name] = (gname, tname, "GatherBlockQuantized is carried for Q8_0 only "
                                            "(4-bit ggml blocks are not its uint4 packing with axis-0 gather)")
             continue
-        w = block_to_matmulnbits(t)
-        if index is not None:
-            w = permute_rows(w, index)
+        w = to_matmulnbits(decode_blocks(t, rows=unpermute_rows_for(module, N, n_heads, n_kv_heads)))
         prefix = onnx_name.removesuffix("_t").removesuffix(".weight")
         at = consumers[onnx_name][0]
         if is_embed:
