@@ -22,7 +22,16 @@ class Generation:
     stopped_at_eos: bool
 
 
+def check_prompt(prompt: str) -> None:
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError("the prompt is not valid UTF-8 text",
+                        hint="Pass the prompt as UTF-8 (check the terminal's or the file's encoding).") from None
+
+
 def prompt_ids(tokenizer, prompt: str, use_chat_template: bool) -> np.ndarray:
+    check_prompt(prompt)
     if use_chat_template and getattr(tokenizer, "chat_template", None):
         ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
                                             tokenize=True, return_dict=False)
@@ -30,7 +39,11 @@ def prompt_ids(tokenizer, prompt: str, use_chat_template: bool) -> np.ndarray:
             ids = ids["input_ids"]
     else:
         ids = tokenizer(prompt).input_ids
-    return np.asarray(ids, dtype=np.int64).reshape(-1)
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if ids.size == 0:
+        raise UserError("the prompt is empty (no tokens to start from)",
+                        hint="Pass some text with --prompt (with --raw nothing is added around it).")
+    return ids
 
 
 def greedy_tokens(runner, ids: np.ndarray, max_new_tokens: int, eos: set[int], max_positions: int) -> Iterator[int]:

@@ -143,9 +143,14 @@ def plan_facts(facts: ModelFacts, target: Target, *, model_label: str, facts_sou
                prompt_len: int = DEFAULT_PROMPT_LEN, gen_len: int = DEFAULT_GEN_LEN) -> Plan:
     from edgeslm.backends import BACKENDS
 
+    from edgeslm.pipeline.config import MIN_MAX_SEQ_LEN
+
     for name, value in (("--prompt-len", prompt_len), ("--gen-len", gen_len), ("--max-seq-len", max_seq_len)):
         if value <= 0:
             raise UserError(f"{name} must be positive, got {value}")
+    if max_seq_len < MIN_MAX_SEQ_LEN:
+        raise UserError(f"--max-seq-len must be at least {MIN_MAX_SEQ_LEN} (as for export), got {max_seq_len}",
+                        hint="It is the longest prompt + answer the bundle serves, e.g. --max-seq-len 2048.")
     if prompt_len + gen_len > max_seq_len:
         raise UserError(f"--prompt-len {prompt_len} + --gen-len {gen_len} = {prompt_len + gen_len} tokens does not "
                         f"fit in --max-seq-len {max_seq_len}",

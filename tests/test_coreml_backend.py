@@ -72,7 +72,7 @@ def test_coreml_manifest_io_and_hashes(ios_exported):
     assert {"tokenizer.json", "generation.json"} <= names and all(len(f["sha256"]) == 64 for f in m["files"])
     from edgeslm.bundle.manifest import check_files
 
-    assert check_files(result.bundle, m) == []
+    assert check_files(result.bundle, m) == ([], [])
     io = m["io"]["coreml"]
     assert list(io["inputs"]) == ["input_ids", "causal_mask"] and list(io["outputs"]) == ["logits"]
     assert io["inputs"]["causal_mask"]["ranges"][-1] == [1, 128]  # prompt length and position are flexible

@@ -3,19 +3,23 @@ a regulator reading the provenance). Bump SCHEMA_VERSION on any incompatible cha
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from edgeslm.bundle.writer import MANIFEST
+from edgeslm.bundle.layout import MANIFEST, confined, listed_files, sha256  # noqa: F401  (sha256: re-exported)
 from edgeslm.errors import UserError
 
 SCHEMA_VERSION = 1
 TOOL_PACKAGES = ("edgeslm", "torch", "transformers", "onnx", "onnxruntime", "onnxscript", "gguf", "peft",
                  "numpy", "executorch", "torchao", "coremltools")
+# What every reader of a bundle relies on (dotted paths into the manifest) and the type each must have.
+REQUIRED = {"format": str, "files": list, "quant.scheme.name": str, "target.name": str, "source.label": str,
+            "generation.max_positions": int}
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def tool_versions() -> dict[str, str]:
@@ -28,17 +32,10 @@ def tool_versions() -> dict[str, str]:
     return out
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def output_files(folder: Path) -> list[dict]:
-    return [{"name": str(p.relative_to(folder)), "sha256": sha256(p), "bytes": p.stat().st_size}
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST]
+    """Every file of the bundle (the manifest lists them all: a file it does not list is refused on reading)."""
+    return [{"name": name, "sha256": sha256(folder / name), "bytes": (folder / name).stat().st_size}
+            for name in listed_files(folder)]
 
 
 def write_manifest(folder: Path, body: dict) -> dict:
@@ -48,35 +45,73 @@ def write_manifest(folder: Path, body: dict) -> dict:
     return manifest
 
 
+def field(manifest: dict, dotted: str):
+    value = manifest
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def parse_manifest(text: str | bytes, where: str) -> dict:
+    """Parse and check a manifest's shape: every field readers rely on is there with its type, every file record
+    names a confined path with a sha256 and a size. A damaged or hand-made manifest is a user error, not a crash."""
+    bad = lambda why: UserError(f"{where} is not a valid edgeslm manifest: {why}",  # noqa: E731
+                                hint="Re-export the bundle; a manifest is written by `edgeslm export`.")
+    try:
+        manifest = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise UserError(f"{where} is not valid JSON ({str(exc)[:200]})", hint="Re-export the bundle.") from None
+    if not isinstance(manifest, dict) or manifest.get("format_name") != "edgeslm-bundle":
+        raise UserError(f"{where} is not an edgeslm manifest", hint="Pass the folder written by `edgeslm export`.")
+    version = manifest.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise bad(f"schema_version is {version!r}")
+    if version > SCHEMA_VERSION:
+        raise UserError(f"{where} has schema version {version}; this edgeslm reads up to "
+                        f"{SCHEMA_VERSION}", hint="Upgrade edgeslm: pip install -U edgeslm")
+    for dotted, kind in REQUIRED.items():
+        value = field(manifest, dotted)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise bad(f"{dotted} is {'missing' if value is None else repr(value)[:60]}")
+    seen = set()
+    for record in manifest["files"]:
+        if not (isinstance(record, dict) and isinstance(record.get("name"), str)
+                and isinstance(record.get("sha256"), str) and HEX64.match(record["sha256"])
+                and isinstance(record.get("bytes"), int)):
+            raise bad(f"file record {str(record)[:80]} lacks a name, a sha256 or a size")
+        if record["name"] in seen:
+            raise bad(f"{record['name']} is listed twice")
+        seen.add(record["name"])
+    return manifest
+
+
 def read_manifest(folder: Path) -> dict:
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise UserError(f"{folder} is not an edgeslm bundle: no {MANIFEST}",
                         hint="Pass the folder written by `edgeslm export`.")
-    try:
-        manifest = json.loads(path.read_text())
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON ({exc})", hint="Re-export the bundle.") from None
-    if manifest.get("format_name") != "edgeslm-bundle":
-        raise UserError(f"{path} is not an edgeslm manifest", hint="Pass the folder written by `edgeslm export`.")
-    if manifest.get("schema_version", 0) > SCHEMA_VERSION:
-        raise UserError(f"{path} has schema version {manifest['schema_version']}; this edgeslm reads up to "
-                        f"{SCHEMA_VERSION}", hint="Upgrade edgeslm: pip install -U edgeslm")
-    return manifest
+    return parse_manifest(path.read_bytes(), str(path))
 
 
 def require_intact(folder: Path, manifest: dict) -> None:
-    """Refuse a bundle whose files no longer match the sha256 the export recorded."""
-    if bad := check_files(folder, manifest):
-        raise UserError(f"bundle {folder} does not match its manifest: {', '.join(bad[:5])} changed or missing",
+    """Refuse a bundle whose files no longer match the manifest: changed, missing, or not listed at all."""
+    changed, extra = check_files(folder, manifest)
+    if changed:
+        raise UserError(f"bundle {folder} does not match its manifest: {', '.join(changed[:5])} changed or missing",
                         hint="Re-export the bundle; a modified bundle is not the one that was verified.")
+    if extra:
+        raise UserError(f"bundle {folder} holds {len(extra)} file(s) its manifest does not list: "
+                        f"{', '.join(extra[:5])}",
+                        hint="A bundle is exactly the files its manifest lists; remove the others (they may be "
+                             "code or data that was slipped in) or re-export.")
 
 
-def check_files(folder: Path, manifest: dict) -> list[str]:
-    """Names of files whose sha256 no longer matches the manifest (or that are missing)."""
-    bad = []
+def check_files(folder: Path, manifest: dict) -> tuple[list[str], list[str]]:
+    """(names whose sha256 no longer matches the manifest or that are missing, files present but not listed)."""
+    changed = []
     for record in manifest.get("files", []):
-        path = Path(folder) / record["name"]
+        path = confined(folder, record["name"])
         if not path.is_file() or sha256(path) != record["sha256"]:
-            bad.append(record["name"])
-    return bad
+            changed.append(record["name"])
+    listed = {record["name"] for record in manifest.get("files", [])}
+    return changed, [name for name in listed_files(folder) if name not in listed]

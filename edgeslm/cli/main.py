@@ -1,18 +1,27 @@
 """`edgeslm` command line: parsing and presentation only; the work lives in pipeline/, verify/, ...
 
 Errors print `Error: ...` and `Hint: ...` on stderr and exit with the error's code
-(2 user error, 3 unsupported, 4 verification failed, 70 internal); a traceback only with --debug.
+(2 user error, 3 unsupported, 4 verification failed, 5 environment, 70 internal); a traceback only with --debug.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 import click
 
 from edgeslm import __version__
-from edgeslm.errors import EdgeSLMError, InternalError
+from edgeslm.errors import EdgeSLMError, InternalError, as_environment_error
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every clean-up (staging folders, locks) runs the same way."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 class EdgeGroup(click.Group):
@@ -23,12 +32,14 @@ class EdgeGroup(click.Group):
             report(err, ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("Interrupted: nothing was published (partial work is removed).", err=True)
-            sys.exit(130)
+            sys.exit(143 if isinstance(exc, Terminated) else 130)
         except Exception as exc:  # a bug: say so, with the way to report it
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            if (environment := as_environment_error(exc)) is not None:  # disk full, read-only: not a bug
+                report(environment, ctx)
             report(InternalError(f"unexpected {type(exc).__name__}: {exc}",
                                  hint="This is a bug in edgeslm. Rerun with --debug and report the traceback."), ctx)
 
@@ -67,9 +78,15 @@ def cli(ctx, debug: bool, as_json: bool):
 
 
 def main() -> None:
-    from edgeslm.cli import (build_runner_cmd, export_cmd, list_cmd, plan_cmd, profile_cmd, report_cmd, run_cmd,
-                             verify_cmd)
-
-    for module in (export_cmd, run_cmd, verify_cmd, profile_cmd, report_cmd, plan_cmd, list_cmd, build_runner_cmd):
-        cli.add_command(module.command)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    for command in all_commands():
+        cli.add_command(command)
     cli(prog_name="edgeslm")
+
+
+def all_commands() -> list:
+    from edgeslm.cli import (build_runner_cmd, export_cmd, keygen_cmd, list_cmd, plan_cmd, profile_cmd, report_cmd,
+                             run_cmd, sign_cmd, verify_cmd)
+
+    return [m.command for m in (export_cmd, run_cmd, verify_cmd, profile_cmd, report_cmd, plan_cmd, list_cmd,
+                                keygen_cmd, sign_cmd, build_runner_cmd)]

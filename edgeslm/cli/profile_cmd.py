@@ -8,16 +8,20 @@ from pathlib import Path
 
 import click
 
+from edgeslm.cli.trust_options import pinned_key, signature_options
+
 
 @click.command("profile")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--target", "device", type=click.Choice(["host", "android", "ios"]), default="host", show_default=True,
               help="Where to run: this host, an Android phone over adb, or an iPhone over xcrun devicectl.")
-@click.option("--runs", default=3, show_default=True, help="Timed runs (after --warmup).")
-@click.option("--warmup", default=1, show_default=True)
-@click.option("--prompt-len", default=128, show_default=True, help="Prompt tokens per run.")
-@click.option("--gen-len", default=64, show_default=True, help="Answer tokens per run (greedy).")
-@click.option("--threads", type=int, default=None,
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(min=1), help="Timed runs (after --warmup).")
+@click.option("--warmup", default=1, show_default=True, type=click.IntRange(min=0))
+@click.option("--prompt-len", default=128, show_default=True, type=click.IntRange(min=1),
+              help="Prompt tokens per run.")
+@click.option("--gen-len", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Answer tokens per run (greedy).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Runtime threads (default: all cores on the host, 4 on a phone).")
 @click.option("--grid-intensity", type=float, default=None, metavar="G_PER_KWH",
               help="Your grid's carbon intensity; only then is CO2e reported.")
@@ -46,10 +50,13 @@ import click
 @click.option("--perfetto", type=click.Path(path_type=Path), default=None,
               help="android: measured energy from a Perfetto trace's power rails (or their CSV/JSON export).")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
-              help="Report folder (default: <bundle>.profile next to the bundle).")
+              help="Report folder (default: <bundle>.profile next to the bundle). Checked before the run; a "
+                   "profile.json/.md/.html there that edgeslm did not write is never overwritten.")
+@signature_options
 @click.pass_context
 def command(ctx, bundle, device, runs, warmup, prompt_len, gen_len, threads, grid_intensity, sustained, ops, serial,
-            runner, app_bundle_id, ios_app, idle_s, from_metrics, power_csv, power_t0, perfetto, output):
+            runner, app_bundle_id, ios_app, idle_s, from_metrics, power_csv, power_t0, perfetto, output,
+            require_signature, pubkey):
     """Measure a bundle: load time, time to first token, prefill and decode speed, peak RSS, and energy --
     `measured` (RAPL, a power monitor CSV, Perfetto power rails, the Android battery gauge) or `estimated`
     (the target's power figure x busy time), always labelled with its method. The report shows plan's
@@ -59,16 +66,23 @@ def command(ctx, bundle, device, runs, warmup, prompt_len, gen_len, threads, gri
     Examples:
       edgeslm profile out --runs 5 --threads 1
       edgeslm profile out --target android --serial R5CT...   # NDK-built runner or the android_demo app
+      edgeslm profile out --require-signature --pubkey release-key.pub.pem
       edgeslm profile out --target android --runner ./edgeslm-runner --serial R5CT...
       edgeslm profile out --target android --from-metrics out.metrics.json --power-csv monsoon.csv
       edgeslm profile out --target ios --serial "My iPhone"
     """
     from rich.console import Console
 
-    from edgeslm.bundle.manifest import read_manifest
+    from edgeslm.bundle.reader import checked_manifest
     from edgeslm.errors import UserError
+    from edgeslm.outputs import check_output_folder
     from edgeslm.profile.calibration import prediction_for
-    from edgeslm.profile.summary import markdown, write_reports
+    from edgeslm.profile.summary import REPORT_FILES, is_profile_report, markdown, write_reports
+
+    key = pinned_key(require_signature, pubkey)
+    manifest = checked_manifest(bundle, key)  # a missing, damaged or unsigned bundle fails here, before any run
+    folder = output or bundle.with_name(bundle.name + ".profile")
+    check_output_folder(folder, "-o/--output", REPORT_FILES, is_profile_report)  # before the run, not after
 
     console = Console(stderr=True)
     log = lambda message: console.print(message, markup=False, highlight=False)  # noqa: E731
@@ -99,10 +113,9 @@ def command(ctx, bundle, device, runs, warmup, prompt_len, gen_len, threads, gri
             from edgeslm.profile.device import device_profiler
 
             profile = device_profiler(device)(spec, log)
-    profile["prediction"] = prediction_for(profile, read_manifest(bundle))
+    profile["prediction"] = prediction_for(profile, manifest)
     for warning in profile["energy"].get("warnings", []):
         log(f"WARNING (energy): {warning}")
-    folder = output or bundle.with_name(bundle.name + ".profile")
     files = write_reports(folder, profile)
     if ctx.obj.get("json"):
         click.echo(json.dumps({"ok": True, "profile": profile, "reports": [str(f) for f in files]}))

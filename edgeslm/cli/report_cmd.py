@@ -21,8 +21,11 @@ def command(ctx, bundles, html_out):
       edgeslm profile out-int4 && edgeslm profile out-int8
       edgeslm report out-int4 out-int8 --html compare.html
     """
+    from edgeslm.outputs import check_output_file
     from edgeslm.profile.compare import COLUMNS, html_page, markdown, rows
 
+    if html_out:
+        check_output_file(html_out, "--html")
     table = rows(list(bundles))
     if html_out:
         html_out.write_text(html_page(table))

@@ -8,25 +8,32 @@ from pathlib import Path
 
 import click
 
+from edgeslm.cli.trust_options import pinned_key, signature_options
+
 
 @click.command("run")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--prompt", "-p", required=True, help="The question or text to continue.")
-@click.option("--max-new-tokens", "-n", default=128, show_default=True)
+@click.option("--max-new-tokens", "-n", default=128, show_default=True, type=click.IntRange(min=1),
+              help="Most tokens to generate (stops earlier at EOS or when the context is full).")
 @click.option("--raw", is_flag=True, help="Do not wrap the prompt in the model's chat template.")
-@click.option("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="onnxruntime intra-op threads (default: all cores).")
+@signature_options
 @click.pass_context
-def command(ctx, bundle, prompt, max_new_tokens, raw, threads):
+def command(ctx, bundle, prompt, max_new_tokens, raw, threads, require_signature, pubkey):
     """Generate from a bundle on this host (greedy, streamed, stops at EOS).
 
     \b
     Example:
       edgeslm run out --prompt "What are the common symptoms of type 2 diabetes?"
+      edgeslm run out --require-signature --pubkey release-key.pub.pem --prompt "..."
     """
     from edgeslm.bundle.reader import open_bundle
-    from edgeslm.generate import generate
+    from edgeslm.generate import check_prompt, generate
 
-    opened = open_bundle(bundle, threads)
+    check_prompt(prompt)
+    opened = open_bundle(bundle, threads, pubkey=pinned_key(require_signature, pubkey))
     as_json = ctx.obj.get("json")
     start = time.perf_counter()
     stream = None if as_json else (lambda text: click.echo(text, nl=False))

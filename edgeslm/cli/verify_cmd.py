@@ -7,10 +7,20 @@ from pathlib import Path
 
 import click
 
+from edgeslm.cli.trust_options import pinned_key, signature_options
+
 
 @click.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--threads", type=int, default=None)
+@click.option("--source", type=click.Path(path_type=Path), default=None, metavar="DIR|FILE.gguf",
+              help="The full-precision model the bundle was exported from (default: the path in its manifest, "
+                   "relative to the bundle, checked like `export --model`).")
+@click.option("--adapter", type=click.Path(path_type=Path), default=None,
+              help="The PEFT LoRA folder merged at export (default: the manifest's).")
+@click.option("--allow-pickle", is_flag=True, help="Load a pickle (.bin) source. Pickle can run code: trust it.")
+@click.option("--trust-remote-code", is_flag=True,
+              help="Run the source repository's own Python code (never taken from the manifest).")
+@click.option("--threads", type=click.IntRange(min=1), default=None)
 @click.option("--arm64", is_flag=True,
               help="Instead: run the bundle with the native runner built for linux-arm64, emulated by qemu "
                    "(Cortex-A76, the phone's own NEON/dot-product kernels), and compare its logits with the "
@@ -18,23 +28,33 @@ import click
 @click.option("--prompts", type=click.IntRange(1, 6), default=2, show_default=True, help="--arm64: prompts to run.")
 @click.option("--tokens", type=click.IntRange(1, 256), default=12, show_default=True,
               help="--arm64: positions per prompt.")
+@signature_options
 @click.pass_context
-def command(ctx, bundle, threads, arm64, prompts, tokens):
-    """Re-check a bundle against its full-precision source (reloaded from the manifest's provenance).
+def command(ctx, bundle, source, adapter, allow_pickle, trust_remote_code, threads, arm64, prompts, tokens,
+            require_signature, pubkey):
+    """Re-check a bundle against its full-precision source.
 
-    Checks every file's sha256, then max |Δlogit|, logit SQNR and top-1 agreement (prompts and a greedy
-    decode) against the tolerance of the bundle's quant scheme. Exit code 4 when out of tolerance.
+    Checks every file's sha256 (and that the bundle holds no other file), then max |Δlogit|, logit SQNR and
+    top-1 agreement (prompts and a greedy decode) against the tolerance of the bundle's quant scheme.
+    Exit code 4 when out of tolerance. Nothing in the bundle is executed, and trust decisions (pickle, remote
+    code) come only from this command line. A streamed bundle (big models) is re-checked in both parts,
+    lowering exactness and quantization drift, streamed again from the source.
 
     \b
-    With --arm64 (needs cmake, g++-aarch64-linux-gnu, qemu-user; ONNX Runtime comes from PyPI and npm):
-      edgeslm verify out --arm64
+    Examples:
+      edgeslm verify out
+      edgeslm verify out --source ./BioGPT --require-signature --pubkey release-key.pub.pem
+      edgeslm verify out --arm64    # needs cmake, g++-aarch64-linux-gnu, qemu-user
     """
     if arm64:
         _arm64(ctx, bundle, threads, prompts, tokens)
         return
-    from edgeslm.verify.rerun import reverify
+    from edgeslm.verify.rerun import VerifyOptions, reverify
 
-    result = reverify(bundle, threads)
+    opts = VerifyOptions(source=source, adapter=adapter, allow_pickle=allow_pickle,
+                         trust_remote_code=trust_remote_code, threads=threads,
+                         pubkey=pinned_key(require_signature, pubkey))
+    result = reverify(bundle, opts)
     if ctx.obj.get("json"):
         click.echo(json.dumps({"ok": result["passed"], **result}, default=str))
     else:

@@ -12,6 +12,7 @@ from edgeslm.targets import KNOWN_FORMATS, get_target
 
 DEFAULT_MAX_SEQ_LEN = 2048
 DEFAULT_DECODE_TOKENS = 16
+MIN_MAX_SEQ_LEN = 16  # the shortest context a bundle serves (plan checks the same bound)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ class ExportConfig:
         if not support.ok:
             raise UnsupportedError(f"--quant {scheme.name} is not available for --format {fmt}: {support.reason}",
                                    hint="`edgeslm list quant` shows which schemes each format runs.")
-        if self.max_seq_len < 16:
-            raise UserError(f"--max-seq-len must be at least 16, got {self.max_seq_len}")
+        if self.max_seq_len < MIN_MAX_SEQ_LEN:
+            raise UserError(f"--max-seq-len must be at least {MIN_MAX_SEQ_LEN}, got {self.max_seq_len}",
+                            hint="It is the longest prompt + answer the bundle serves, e.g. --max-seq-len 2048.")
         if self.verify_decode_tokens < 0:
             raise UserError(f"--verify-tokens must be >= 0, got {self.verify_decode_tokens}")
         if self.threads is not None and self.threads < 1:

@@ -54,6 +54,8 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
     with log.stage("resolve", "checking the model source and the fit on the target"):
         resolved = _resolve(cfg, scheme, target)
     source, config, max_positions = resolved.source, resolved.config, resolved.max_positions
+    if max_positions < cfg.max_seq_len:
+        log.note(f"--max-seq-len {cfg.max_seq_len} is above the model's limit: the bundle serves {max_positions}")
     mode = choose_mode(cfg, source, config)
     log.note(f"{'streaming' if mode.streaming else 'in-memory'} export: {mode.reason}")
     if mode.streaming:

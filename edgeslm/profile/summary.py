@@ -128,6 +128,22 @@ def prediction_lines(pred: dict | None) -> list[str]:
     return lines
 
 
+REPORT_FILES = ("profile.json", "profile.md", "profile.html")
+
+
+def is_profile_report(path: Path) -> bool:
+    """Whether a report file was written by edgeslm (its profile.json carries the profile's schema), so a run may
+    replace it; anything else of the same name is the user's."""
+    import json
+
+    try:
+        profile = json.loads((path.parent / "profile.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(profile, dict) and isinstance(profile.get("schema_version"), int) and "settings" in profile \
+        and "bundle" in profile
+
+
 def write_reports(folder: Path, profile: dict) -> list[Path]:
     import json
 

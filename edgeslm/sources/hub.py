@@ -36,7 +36,15 @@ def download(hub_id: str, revision: str | None = None) -> tuple[Path, str]:
             raise UserError(f"no model {hub_id!r} on the hub (or it is private)",
                             hint="Check the id; `edgeslm list models` lists the catalog.") from None
         except Exception as exc:  # network down, DNS, proxy: all the same to the user
-            raise UserError(f"could not download {hub_id}: {type(exc).__name__}: {str(exc)[:200]}", hint=hint) \
+            raise UserError(f"could not download {hub_id}: {type(exc).__name__}: {_first_line(exc)}", hint=hint) \
                 from None
     folder = Path(path)
     return folder, folder.name  # snapshot folders are named by commit hash
+
+
+def _first_line(exc: Exception, limit: int = 300) -> str:
+    """The error's first line, shortened at a word boundary (never cut mid-word)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"

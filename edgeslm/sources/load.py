@@ -10,8 +10,9 @@ import torch
 
 from edgeslm.archs import ARCHS
 from edgeslm.bundle.manifest import sha256
-from edgeslm.errors import UnsupportedError, UserError
+from edgeslm.errors import EdgeSLMError, UnsupportedError, UserError, as_environment_error
 from edgeslm.sources.resolve import ResolvedSource, check_gguf, check_hf_folder
+from edgeslm.sources.strict import require_complete, require_complete_adapter
 
 
 @dataclass
@@ -56,6 +57,12 @@ def load_config(src: ResolvedSource, trust_remote_code: bool):
             config = AutoConfig.from_pretrained(src.path.parent, gguf_file=src.path.name)
         else:
             config = AutoConfig.from_pretrained(src.path, trust_remote_code=trust_remote_code)
+    except OSError as exc:  # transformers reports an unreadable or invalid config.json as an OSError
+        if as_environment_error(exc) is not None:
+            raise
+        raise UserError(f"cannot read the config of {src.label}: {str(exc)[:300]}",
+                        hint="config.json must be the model's valid JSON config; re-download or re-save it.") \
+            from None
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise UserError(f"{src.label} needs custom code from the model repository to load",
@@ -67,7 +74,7 @@ def load_config(src: ResolvedSource, trust_remote_code: bool):
 
 
 def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Path | None) -> LoadedModel:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     if src.gguf_file is not None:
         reader = check_gguf(src.path)
@@ -79,11 +86,10 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
         files = [p for p in src.path.iterdir() if p.is_file()]
     location = src.path.parent if src.gguf_file is not None else src.path
     try:
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **kwargs)
+        model = load_weights(location, src.label, kwargs)
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise UserError(f"could not load {src.label}: {type(exc).__name__}: {str(exc)[:300]}",
-                        hint="Check that the folder holds a complete model (config, weights, tokenizer).") from None
+    except Exception as exc:  # noqa: BLE001  a model's files are input: whatever breaks while reading them
+        raise load_error(exc, src.label) from None
     info = SourceInfo(kind=src.kind, label=src.label, hub_id=src.hub_id,
                       revision=src.path.name if src.kind == "hub" else None, path=str(src.path),
                       files=file_records(files, root), gguf_types=dict(types),
@@ -91,6 +97,42 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
     if adapter is not None:
         model, info.adapter = merge_adapter(model, adapter)
     return LoadedModel(model.eval(), tokenizer, config, info)
+
+
+def load_weights(location: Path, label: str, kwargs: dict):
+    """The float model, only when the checkpoint has every tensor the architecture needs, each of its shape."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model, loading = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32,
+                                                              output_loading_info=True, **kwargs)
+    except RuntimeError as exc:
+        if "ignore_mismatched_sizes" not in str(exc):
+            raise
+        # transformers refuses mis-shaped tensors without naming them: reload only to list them in the error.
+        _, loading = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, output_loading_info=True,
+                                                          ignore_mismatched_sizes=True, **kwargs)
+    require_complete(loading, label)  # no tensor may have been filled with random values
+    return model
+
+
+def load_error(exc: Exception, label: str) -> EdgeSLMError:
+    """A failure while reading a model's files: the machine's fault (disk) or the input's, never a crash.
+
+    Covers corrupt or mismatched weights, a GGUF without the tokenizer fields transformers needs, a pickle that
+    torch's weights_only loader refuses (it would run code), a bad adapter_config.json."""
+    if isinstance(exc, EdgeSLMError):
+        return exc
+    if (env := as_environment_error(exc)) is not None:
+        return env
+    import pickle
+
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+        return UserError(f"{label}: torch refused to unpickle the weights (they would run code): {str(exc)[:200]}",
+                         hint="Use a safetensors copy of the model; pickle weights can execute anything.")
+    return UserError(f"could not load {label}: {type(exc).__name__}: {str(exc)[:300]}",
+                     hint="Check that it is a complete, uncorrupted model (config, weights, tokenizer) of a supported "
+                          "architecture; re-download or re-save it.")
 
 
 def merge_adapter(model, adapter: Path):
@@ -103,7 +145,12 @@ def merge_adapter(model, adapter: Path):
     weights = list(adapter.glob("adapter_model.safetensors"))
     if not weights:
         raise UserError(f"{adapter} has no adapter_model.safetensors", hint="Save the adapter with safetensors.")
-    merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    try:
+        peft_model = PeftModel.from_pretrained(model, adapter)
+    except Exception as exc:  # noqa: BLE001  a bad adapter_config.json, another model's adapter, a corrupt file
+        raise load_error(exc, f"adapter {adapter}") from None
+    require_complete_adapter(peft_model, adapter)
+    merged = peft_model.merge_and_unload()
     return merged, {"path": str(adapter), "files": file_records(list(adapter.iterdir()), adapter)}
 
 

@@ -85,6 +85,10 @@ def check_safetensors(path: Path) -> None:
     import json
     import struct
 
+    if not path.is_file():
+        target = f" (a link to {path.readlink()}, which does not exist)" if path.is_symlink() else ""
+        raise UserError(f"{path.name} cannot be read{target}",
+                        hint="Restore the weight file, or fix the link so it points at the file.")
     size = path.stat().st_size
     try:
         with path.open("rb") as f:
@@ -92,8 +96,12 @@ def check_safetensors(path: Path) -> None:
             if header_len <= 0 or 8 + header_len > size:
                 raise ValueError(f"header length {header_len} exceeds the file size {size}")
             header = json.loads(f.read(header_len))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
         end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-    except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError) as exc:
+        if not isinstance(end, int):
+            raise ValueError(f"data offset {end!r} is not an integer")
+    except (ValueError, KeyError, TypeError, IndexError, struct.error, UnicodeDecodeError, RecursionError) as exc:
         raise UserError(f"{path.name} is not a valid safetensors file ({exc})",
                         hint="Re-download or re-save the weights; the file is corrupt.") from None
     if 8 + header_len + end != size:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from edgeslm.verify.metrics import VerifyMetrics
@@ -16,6 +17,9 @@ class Verdict:
 
 def judge(metrics: VerifyMetrics, tol: Tolerance) -> Verdict:
     failures = []
+    if not all(math.isfinite(v) or v == math.inf for v in (metrics.max_abs_logit, metrics.sqnr_db)):
+        failures.append("the bundle's logits are not finite numbers (NaN or inf); "
+                        f"max |Δlogit| {metrics.max_abs_logit}, SQNR {metrics.sqnr_db}")
     if tol.max_abs_logit is not None and metrics.max_abs_logit > tol.max_abs_logit:
         failures.append(f"max |Δlogit| {metrics.max_abs_logit:.3g} > {tol.max_abs_logit:g}")
     if metrics.sqnr_db < tol.min_sqnr_db:
