@@ -41,7 +41,7 @@ def _load(resolved, cfg):
 
     source, config = resolved.source, resolved.config
     lazy = canonical_lazy_weights(ARCHS.get(config.model_type), config, source.path)
-    tokenizer = AutoTokenizer.from_pretrained(source.path)
+    tokenizer = AutoTokenizer.from_pretrained(source.path, trust_remote_code=False)
     try:
         generation_config = GenerationConfig.from_pretrained(source.path)
     except OSError:
@@ -159,7 +159,7 @@ def reverify_streamed(manifest: dict, source_folder, bundle, threads: int | None
     max_positions = manifest["generation"]["max_positions"]
     skel = skeleton(config, canonical_lazy_weights(ARCHS.get(config.model_type), config, source_folder),
                     max_positions)
-    tokenizer = AutoTokenizer.from_pretrained(source_folder)
+    tokenizer = AutoTokenizer.from_pretrained(source_folder, trust_remote_code=False)
     scheme = manifest["quant"]["scheme"]["name"]
     decode = int(manifest.get("options", {}).get("verify_decode_tokens", 16))
     result = two_part_verify(skel, tokenizer, bundle, scheme, decode, max_positions, threads)

@@ -103,6 +103,10 @@ def reverify(bundle: Path, opts: VerifyOptions = VerifyOptions()) -> dict:
     backend = BACKENDS.get(manifest["format"])
     require_confined_model(bundle, manifest)
     source = source_of(bundle, manifest, opts)
+    if manifest["quant"].get("native", {}).get("streamed"):  # a big model: stream the reference again
+        from edgeslm.pipeline.stream_export import reverify_streamed
+
+        return {**reverify_streamed(manifest, source.path, bundle, opts.threads), "runtime": "host onnx"}
     prompts, decode = _prompts_and_steps(manifest)
     config = load_config(source, opts.trust_remote_code)
     loaded = load_model(source, config, opts.trust_remote_code, adapter_of(bundle, manifest, opts))
