@@ -48,7 +48,7 @@ def _load(resolved, cfg):
         generation_config = GenerationConfig.from_model_config(config)
     files = [p for p in source.path.iterdir() if p.is_file()]
     info = SourceInfo(kind=source.kind, label=source.label, hub_id=source.hub_id,
-                      revision=source.path.name if source.kind == "hub" else None, path=str(source.path),
+                      revision=source.path.name if source.kind == "hub" else None, path=str(source.path.resolve()),
                       files=file_records(files, source.path),
                       catalog_id=source.catalog.id if source.catalog else None)
     return skeleton(config, lazy, resolved.max_positions), tokenizer, generation_config, info

@@ -91,7 +91,7 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
     except Exception as exc:  # noqa: BLE001  a model's files are input: whatever breaks while reading them
         raise load_error(exc, src.label) from None
     info = SourceInfo(kind=src.kind, label=src.label, hub_id=src.hub_id,
-                      revision=src.path.name if src.kind == "hub" else None, path=str(src.path),
+                      revision=src.path.name if src.kind == "hub" else None, path=str(src.path.resolve()),
                       files=file_records(files, root), gguf_types=dict(types),
                       catalog_id=src.catalog.id if src.catalog else None)
     if adapter is not None:
@@ -151,7 +151,7 @@ def merge_adapter(model, adapter: Path):
         raise load_error(exc, f"adapter {adapter}") from None
     require_complete_adapter(peft_model, adapter)
     merged = peft_model.merge_and_unload()
-    return merged, {"path": str(adapter), "files": file_records(list(adapter.iterdir()), adapter)}
+    return merged, {"path": str(Path(adapter).resolve()), "files": file_records(list(adapter.iterdir()), adapter)}
 
 
 def prepare_folder(src: ResolvedSource, allow_pickle: bool) -> ResolvedSource:
