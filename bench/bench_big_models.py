@@ -114,7 +114,8 @@ def timed(argv: list[str]) -> dict:
     return {"exit": proc.returncode, "wall_s": round(wall, 1),
             "cpu_s": round(float(stats.get("User time (seconds)", 0)) + float(stats.get("System time (seconds)", 0)), 1),
             "peak_rss_gb": round(int(stats.get("Maximum resident set size (kbytes)", 0)) * 1024 / 1e9, 2),
-            "tail": (proc.stdout + proc.stderr).splitlines()[-40:]}
+            "stdout": proc.stdout.splitlines()[-10:],
+            "tail": [line for line in proc.stderr.splitlines() if not line.startswith("\t")][-20:]}
 
 
 def bench(shape: str, mode: str, target: str, quant: str, work: Path, max_seq_len: int) -> dict:
@@ -140,7 +141,7 @@ def bench(shape: str, mode: str, target: str, quant: str, work: Path, max_seq_le
         run = timed([sys.executable, "-m", "edgeslm", "run", str(out), "--prompt",
                      "What are the common symptoms of type 2 diabetes?", "-n", "8"])
         result["run"] = {"exit": run["exit"], "peak_rss_gb": run["peak_rss_gb"], "wall_s": run["wall_s"],
-                         "tail": run["tail"][-6:]}
+                         "generated": run["stdout"]}
     return result
 
 

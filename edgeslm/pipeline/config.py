@@ -59,8 +59,8 @@ class ExportConfig:
             raise UserError(f"--verify-tokens must be >= 0, got {self.verify_decode_tokens}")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads must be >= 1, got {self.threads}")
-        if self.max_memory is not None and self.max_memory < 2**30:
-            raise UserError(f"--max-memory must be at least 1GB, got {self.max_memory / 2**30:.2f} GB",
+        if self.max_memory is not None and self.max_memory < 10**9:
+            raise UserError(f"--max-memory must be at least 1GB, got {self.max_memory / 10**9:.2f} GB",
                             hint="Pass e.g. --max-memory 16GB; the export needs the runtime libraries besides weights.")
         if self.stream and fmt != "onnx":
             raise UnsupportedError(f"--stream exports the onnx format only, not {fmt}",
