@@ -31,6 +31,8 @@ class ExportConfig:
     verify_decode_tokens: int = DEFAULT_DECODE_TOKENS
     carry_gguf_grid: bool = True  # keep a GGUF source's Q4_0/Q4_1/Q8_0 blocks instead of re-quantizing
     threads: int | None = None
+    clinical: bool = False  # also run the clinical pack (edgeslm/clinical) after the verify stage
+    clinical_n: int | None = None  # questions per clinical set (None: the default)
 
     def __post_init__(self) -> None:
         target = get_target(self.target)
@@ -55,6 +57,8 @@ class ExportConfig:
             raise UserError(f"--verify-tokens must be >= 0, got {self.verify_decode_tokens}")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads must be >= 1, got {self.threads}")
+        if self.clinical_n is not None and self.clinical_n < 1:
+            raise UserError(f"--clinical-n must be at least 1, got {self.clinical_n}")
         if self.adapter is not None and not Path(self.adapter).is_dir():
             raise UserError(f"adapter folder {self.adapter} does not exist",
                             hint="--adapter takes the folder of a PEFT LoRA adapter (adapter_config.json).")

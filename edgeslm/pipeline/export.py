@@ -14,6 +14,7 @@ from edgeslm.archs import ARCHS
 from edgeslm.backends import BACKENDS
 from edgeslm.bundle.manifest import write_manifest
 from edgeslm.bundle.writer import check_destination, publish, staging_folder
+from edgeslm.clinical.export_hook import clinical_stage
 from edgeslm.errors import UnsupportedError, VerificationError
 from edgeslm.fit import ModelFacts, estimate, require_fit
 from edgeslm.model.adapt import adapt
@@ -97,6 +98,10 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
             outcome = judge(metrics, tol)
             if checks.get("failures"):
                 outcome = Verdict(False, outcome.failures + tuple(checks["failures"]))
+        # The clinical gate (--clinical): its failures join the verdict, its figures the manifest.
+        clinical = clinical_stage(cfg, log, stage, artifact, loaded, decoder, scheme.name, max_positions)
+        if clinical and not clinical["passed"]:
+            outcome = Verdict(False, outcome.failures + tuple(clinical["failures"]))
         for check in checks.get("run", []):
             log.note(f"verify check {check['name']}: {'passed' if check['passed'] else 'FAILED'}")
         for check in checks.get("not_run", []):
@@ -122,6 +127,7 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
                            "tolerance": vars(tol), "prompts": list(VERIFY_PROMPTS), "runtime": checks["runtime"],
                            **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]}
                               if "run" in checks else {})},
+                **({"clinical": clinical} if clinical else {}),
                 "stage_seconds": dict(log.timings),
                 "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
             }

@@ -29,7 +29,8 @@ def source_of(manifest: dict) -> ResolvedSource:
     return ResolvedSource(src["kind"], src["label"], path, hub_id=src.get("hub_id"))
 
 
-def reverify(bundle: Path, threads: int | None = None) -> dict:
+def reverify(bundle: Path, threads: int | None = None, clinical_n: int | None = None) -> dict:
+    """clinical_n: also run the clinical pack, that many questions per set (edgeslm/clinical)."""
     opened = open_bundle(bundle, threads)
     manifest = opened.manifest
     source = source_of(manifest)
@@ -43,5 +44,10 @@ def reverify(bundle: Path, threads: int | None = None) -> dict:
     metrics = measure(opened.runner, refs)
     scheme = manifest["quant"]["scheme"]["name"]
     verdict = judge(metrics, tolerance_for(scheme))
-    return {"passed": verdict.passed, "failures": list(verdict.failures), "metrics": metrics.to_dict(),
-            "scheme": scheme}
+    result = {"passed": verdict.passed, "failures": list(verdict.failures), "metrics": metrics.to_dict(),
+              "scheme": scheme}
+    if clinical_n is not None:
+        from edgeslm.clinical.rerun import clinical_rerun
+
+        result = clinical_rerun(result, opened, loaded, clinical_n, threads)
+    return result
