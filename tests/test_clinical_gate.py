@@ -1,0 +1,80 @@
+"""The clinical gate end to end on a tiny model: a faithful bundle passes with its figures in the manifest; a
+bundle whose weights drifted after export fails `verify --clinical` naming the flipped questions."""
+
+import json
+import shutil
+import string
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from edgeslm.bundle.manifest import sha256
+from test_cli_bad_input import VERIFY, edgeslm
+
+N = "4"  # questions per set: 16 in all, seconds on a tiny model
+
+
+@pytest.fixture(scope="module")
+def lettered_model(tmp_path_factory):
+    """A tiny llama whose tokenizer knows the answer letters A-D (the shared tiny tokenizer is lowercase)."""
+    import tiny
+    from edgeslm.archs import ARCHS
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tiny, "ALPHABET", tiny.ALPHABET + string.ascii_uppercase)
+        return tiny.save_tiny_model(ARCHS.get("llama").tiny_config(), tmp_path_factory.mktemp("lettered"),
+                                    train_steps=60)
+
+
+@pytest.fixture(scope="module")
+def clinical_bundle(lettered_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("clinical") / "b"
+    result = edgeslm("export", "--model", str(lettered_model), "--target", "linux", "--quant", "fp32",
+                     "--max-seq-len", "128", "--clinical-n", N, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_export_clinical_records_the_figures(clinical_bundle):
+    out, output = clinical_bundle
+    assert "Clinical (PASS, pack v1, 16 questions, host onnx): answer agreement 1.000" in output
+    clinical = json.loads((out / "manifest.json").read_text())["clinical"]
+    assert clinical["passed"] and clinical["per_set"] == 4 and set(clinical["by_set"]) == {
+        "medqa", "medmcqa", "pubmedqa", "mmlu"}
+    m = clinical["metrics"]
+    assert m["questions"] == 16 and m["agreement"] == 1.0 and m["max_prob_change"] < 1e-4
+    assert m["agreement_ci95"][0] == pytest.approx(0.806, abs=1e-3)  # Wilson lower bound of 16/16
+    assert clinical["perplexity"]["ratio"] == pytest.approx(1.0, abs=1e-4)
+    assert clinical["budget"]["min_agreement"] == 0.99
+
+
+def _perturb(bundle, dest, scale):
+    """Noise on every float initializer of the ONNX model (hashes updated: only the numbers can tell)."""
+    shutil.copytree(bundle, dest)
+    model = onnx.load(str(dest / "model.onnx"))
+    rng = np.random.default_rng(0)
+    for init in model.graph.initializer:
+        w = numpy_helper.to_array(init)
+        if w.dtype == np.float32 and w.ndim == 2:
+            noisy = w + rng.normal(0, scale * float(w.std()), w.shape).astype(np.float32)
+            init.CopyFrom(numpy_helper.from_array(noisy, init.name))
+    for stale in dest.glob("model.onnx*"):
+        stale.unlink()
+    onnx.save(model, str(dest / "model.onnx"), save_as_external_data=True, location="model.onnx.data")
+    manifest = json.loads((dest / "manifest.json").read_text())
+    for record in manifest["files"]:
+        record["sha256"] = sha256(dest / record["name"])
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_drifted_bundle_fails_the_clinical_gate_naming_the_flipped_questions(clinical_bundle, tmp_path):
+    out, _ = clinical_bundle
+    _perturb(out, tmp_path / "drifted", 1.0)
+    result = edgeslm("verify", str(tmp_path / "drifted"), "--clinical-n", N)
+    assert result.exit_code == VERIFY, result.output
+    assert "Clinical (FAIL" in result.output
+    flips = [line for line in result.output.splitlines() if "clinical" in line and "flipped: " in line]
+    assert flips and any(f"{s}/" in flips[0] for s in ("medqa", "medmcqa", "pubmedqa", "mmlu")), result.output
+    assert "(95% CI" in flips[0]
