@@ -54,3 +54,15 @@ def exported(tiny_model_dir, tmp_path_factory):
         return done[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def default_onnx_bundle(tmp_path_factory):
+    """The embedded default model's ONNX int4 android bundle, exported once per session by the CLI with the
+    clinical gate (25 questions per set): (folder, CompletedProcess). Slow tests only (~4 min)."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("default-onnx") / "bundle"
+    proc = subprocess.run([sys.executable, "-m", "edgeslm", "export", "--target", "android", "--clinical",
+                           "--clinical-n", "25", "-o", str(out)], capture_output=True, text=True, timeout=1800)
+    return out, proc

@@ -78,3 +78,52 @@ def test_a_drifted_bundle_fails_the_clinical_gate_naming_the_flipped_questions(c
     flips = [line for line in result.output.splitlines() if "clinical" in line and "flipped: " in line]
     assert flips and any(f"{s}/" in flips[0] for s in ("medqa", "medmcqa", "pubmedqa", "mmlu")), result.output
     assert "(95% CI" in flips[0]
+
+
+def _compare(*args):
+    from edgeslm.cli import compare_cmd
+    from test_cli_bad_input import cli
+
+    if "compare" not in cli.commands:
+        cli.add_command(compare_cmd.command)
+    return edgeslm(*args)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_compare_renders_the_parity_matrix(clinical_bundle, tmp_path):
+    out, _ = clinical_bundle
+    _perturb(out, tmp_path / "drifted", 1.0)
+    page = tmp_path / "parity.html"
+    result = _compare("--json", "compare", str(out), str(tmp_path / "drifted"), "--clinical-n", N,
+                      "--html", str(page))
+    assert result.exit_code == 0, result.output
+    # progress bars share the CliRunner's output; the JSON document starts at its own key
+    table = json.JSONDecoder().raw_decode(result.output[result.output.index('{"ok"'):])[0]
+    good, drifted = table["rows"]
+    assert good["name"] == "onnx fp32" and good["answer_agreement"] == 1.0 and good["prompt_top1"] == 1.0
+    assert drifted["answer_agreement"] < 1.0 and drifted["sqnr_db"] < good["sqnr_db"] - 20
+    matrix = table["agreement_matrix"]
+    assert [matrix[i][i] for i in range(3)] == [1.0, 1.0, 1.0] and matrix[0][1] == 1.0
+    assert matrix[0][2] == matrix[2][0] == drifted["answer_agreement"]
+    html = page.read_text()
+    assert html.count('class="cell"') == 9 and "http" not in html
+    if CHROMIUM:  # the heat map lays out in a real browser (Debian's chromium, as the profile page)
+        import subprocess
+
+        dom = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'chrome'}",
+             "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120).stdout
+        assert 'data-rendered="9"' in dom, dom[:500]
+
+    text = _compare("compare", str(out), str(tmp_path / "drifted"), "--clinical-n", "1")
+    assert text.exit_code == 0 and "pairwise answer agreement" in text.output and "onnx fp32" in text.output
+
+
+def test_compare_refuses_bundles_of_different_sources(clinical_bundle, exported):
+    out, _ = clinical_bundle
+    result = _compare("compare", str(out), str(exported("llama", "fp32").bundle))
+    assert result.exit_code == 2 and "not exported from one source" in result.output

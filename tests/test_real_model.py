@@ -30,9 +30,8 @@ def edgeslm(*args, timeout=900):
 
 
 @needs_default
-def test_default_export_verifies_and_answers(tmp_path):
-    out = tmp_path / "bundle"
-    proc = edgeslm("export", "--target", "android", "-o", str(out))
+def test_default_export_verifies_and_answers(default_onnx_bundle):
+    out, proc = default_onnx_bundle  # shared with test_clinical_real_model (exported once, with --clinical)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Verified: yes" in proc.stdout
     manifest = json.loads((out / "manifest.json").read_text())

@@ -67,8 +67,9 @@ def cli(ctx, debug: bool, as_json: bool):
 
 
 def main() -> None:
-    from edgeslm.cli import export_cmd, list_cmd, plan_cmd, profile_cmd, report_cmd, run_cmd, verify_cmd
+    from edgeslm.cli import (compare_cmd, export_cmd, list_cmd, plan_cmd, profile_cmd, report_cmd, run_cmd,
+                             verify_cmd)
 
-    for module in (export_cmd, run_cmd, verify_cmd, profile_cmd, report_cmd, plan_cmd, list_cmd):
+    for module in (export_cmd, run_cmd, verify_cmd, compare_cmd, profile_cmd, report_cmd, plan_cmd, list_cmd):
         cli.add_command(module.command)
     cli(prog_name="edgeslm")
