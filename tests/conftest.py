@@ -59,10 +59,10 @@ def exported(tiny_model_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def default_onnx_bundle(tmp_path_factory):
     """The embedded default model's ONNX int4 android bundle, exported once per session by the CLI with the
-    clinical gate (25 questions per set): (folder, CompletedProcess). Slow tests only (~4 min)."""
+    clinical gate (10 questions per set, ~2 min of the ~5): (folder, CompletedProcess). Slow tests only."""
     import subprocess
 
     out = tmp_path_factory.mktemp("default-onnx") / "bundle"
     proc = subprocess.run([sys.executable, "-m", "edgeslm", "export", "--target", "android", "--clinical",
-                           "--clinical-n", "25", "-o", str(out)], capture_output=True, text=True, timeout=1800)
+                           "--clinical-n", "10", "-o", str(out)], capture_output=True, text=True, timeout=1800)
     return out, proc
