@@ -127,3 +127,14 @@ def test_compare_refuses_bundles_of_different_sources(clinical_bundle, exported)
     out, _ = clinical_bundle
     result = _compare("compare", str(out), str(exported("llama", "fp32").bundle))
     assert result.exit_code == 2 and "not exported from one source" in result.output
+
+
+def test_an_int4_export_that_flips_answers_is_refused_and_publishes_nothing(lettered_model, tmp_path):
+    """The tiny model at int4 passes the logit gate (random-ish tiny models get its loose floor) but flips
+    clinical answers (measured 0.875 agreement on 40 questions): the export fails, naming them."""
+    from test_cli_bad_input import assert_error, leftovers
+
+    result = edgeslm("export", "--model", str(lettered_model), "--target", "linux", "--quant", "int4",
+                     "--max-seq-len", "128", "--clinical-n", "10", "-o", str(tmp_path / "o"))
+    assert_error(result, VERIFY, "clinical answer agreement", "flipped: ", "No bundle was written")
+    assert not (tmp_path / "o").exists() and not leftovers(tmp_path)
