@@ -112,6 +112,7 @@ class Plan:
     rows: tuple[PlanRow, ...]
     skipped: tuple[dict, ...]  # {"format", "quant", "reason"}: combinations a built backend refuses
     assumptions: dict = field(default_factory=dict)
+    host_export: tuple[dict, ...] = ()  # per format: can THIS host export it (pipeline/memory.HostForecast)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -240,6 +241,12 @@ def make_plan(model: str | None, target_name: str, max_seq_len: int, prompt_len:
     seq = min(max_seq_len, facts.max_context) if facts.max_context else max_seq_len
     plan = plan_facts(facts, target, model_label=source.label, facts_source=facts_source, max_seq_len=seq,
                       prompt_len=prompt_len, gen_len=gen_len)
+    from dataclasses import asdict, replace
+
+    from edgeslm.pipeline.memory import host_forecast
+
+    formats = dict.fromkeys(r.format for r in plan.rows)
+    plan = replace(plan, host_export=tuple(asdict(host_forecast(facts.total_params, f)) for f in formats))
     if seq < max_seq_len:
         plan.assumptions["max_seq_len_clipped"] = f"--max-seq-len {max_seq_len} clipped to the model's context {seq}"
     return plan

@@ -48,8 +48,9 @@ def exported(tiny_model_dir, tmp_path_factory):
         key = (arch, quant, target, fmt)
         if key not in done:
             out = tmp_path_factory.mktemp(f"bundle-{arch}-{quant}-{target}-{fmt or 'default'}") / "bundle"
+            # In memory always (stream=False): the streaming path is compared against these bundles.
             cfg = ExportConfig(output=out, target=target, format=fmt, model=str(tiny_model_dir(arch)), quant=quant,
-                               max_seq_len=128)
+                               max_seq_len=128, stream=False)
             done[key] = run_export(cfg, StageLog(quiet=True))
         return done[key]
 

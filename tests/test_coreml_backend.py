@@ -14,9 +14,9 @@ pytest.importorskip("coremltools", reason="the coreml backend needs coremltools 
 
 COREML_QUANTS = ["fp16", "int8", "int4"]
 # The default suite runs the default scheme (int4) for every architecture and all three schemes for llama and
-# gemma3_text (sliding windows); the rest of the matrix is marked slow (each export costs a conversion).
+# gemma3_text (sliding windows); the rest of the matrix is marked nightly (each export costs a conversion).
 FAST = {(arch, "int4") for arch in ARCH_NAMES} | {(a, q) for a in ("llama", "gemma3_text") for q in COREML_QUANTS}
-MATRIX = [pytest.param(a, q, id=f"{a}-{q}", marks=() if (a, q) in FAST else pytest.mark.slow)
+MATRIX = [pytest.param(a, q, id=f"{a}-{q}", marks=() if (a, q) in FAST else pytest.mark.nightly)
           for a in ARCH_NAMES for q in COREML_QUANTS]
 # Tolerances of the stored-weights check on the tiny models, as measured (see verify/thresholds.py for the gate).
 MIN_SQNR = {"fp16": 60.0, "int8": 35.0, "int4": 15.0}
@@ -138,7 +138,7 @@ def test_ios_bad_input():
                  "does not run the onnx format")
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_default_model_int4_keeps_its_gguf_blocks(tmp_path):
     """SmolLM2 (Q4_1 GGUF): its 4-bit blocks are carried into the package, not re-rounded onto a second int4
     grid (re-rounding measured 5.9 dB / 0.51 top-1 here: a verify failure); its Q8_0 table goes to int4 as the

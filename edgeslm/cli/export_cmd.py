@@ -37,9 +37,16 @@ from edgeslm.pipeline.config import DEFAULT_DECODE_TOKENS, DEFAULT_MAX_SEQ_LEN, 
                    "bundle and the float model; over the scheme's budget the export fails (exit 4).")
 @click.option("--clinical-n", type=int, default=None, metavar="N",
               help="Questions per clinical set (default 50, at most 200): more is slower and narrows the CI.")
+@click.option("--stream/--no-stream", default=None,
+              help="Stream a safetensors model weight by weight and layer by layer (ONNX), holding about one "
+                   "layer of float weights; default: stream when an in-memory export would not fit --max-memory.")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="Memory the export may use, e.g. 16GB (default: what this host has available, minus 1 GB). "
+                   "Decides between an in-memory and a streaming export.")
 @click.pass_context
 def command(ctx, model, target, fmt, quant, output, adapter, max_seq_len, force, allow_pickle, trust_remote_code,
-            strict, keep_unverified, verify_tokens, no_gguf_carry, threads, clinical, clinical_n):
+            strict, keep_unverified, verify_tokens, no_gguf_carry, threads, stream, max_memory, clinical,
+            clinical_n):
     """Export a model to a verified on-device bundle (model + tokenizer + manifest.json).
 
     \b
@@ -51,14 +58,17 @@ def command(ctx, model, target, fmt, quant, output, adapter, max_seq_len, force,
       edgeslm export --target android
       edgeslm export --model ./my-biogpt --quant int8 -o biogpt-int8 --force
       edgeslm export --model BioMistral/BioMistral-7B --target android   # refused: does not fit
+      edgeslm export --model ./BioMistral-7B --target android-16gb --max-memory 16GB  # streams
     """
     from edgeslm.pipeline.export import run_export
+    from edgeslm.pipeline.memory import parse_memory
     from edgeslm.pipeline.progress import StageLog
 
     cfg = ExportConfig(output=output, target=target, model=model, format=fmt, quant=quant, adapter=adapter,
                        max_seq_len=max_seq_len, force=force, allow_pickle=allow_pickle,
                        trust_remote_code=trust_remote_code, strict=strict, keep_unverified=keep_unverified,
                        verify_decode_tokens=verify_tokens, carry_gguf_grid=not no_gguf_carry, threads=threads,
+                       stream=stream, max_memory=parse_memory(max_memory) if max_memory else None,
                        clinical=clinical or clinical_n is not None, clinical_n=clinical_n)
     log = StageLog(quiet=ctx.obj.get("json", False))
     result = run_export(cfg, log)

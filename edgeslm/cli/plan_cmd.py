@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from edgeslm.pipeline.config import DEFAULT_MAX_SEQ_LEN
+from edgeslm.pipeline.memory import HostForecast
 from edgeslm.plan import DEFAULT_GEN_LEN, DEFAULT_PROMPT_LEN, ENERGY_LABEL, ENERGY_METHOD
 
 
@@ -56,6 +57,7 @@ def _print_table(plan) -> None:
     if "max_seq_len_clipped" in a:
         lines.append(a["max_seq_len_clipped"] + ".")
     lines += [f"skipped {s['format']} {s['quant']}: {s['reason']}" for s in plan.skipped]
+    lines += [f"this host: {HostForecast(**h).line()}" for h in plan.host_export]
     lines += sorted({f"{r.format} {r.quant}: {n}" for r in plan.rows for n in r.notes})
     for line in lines:
         console.print(line, markup=False, highlight=False)

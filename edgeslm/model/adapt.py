@@ -18,10 +18,18 @@ def rotary_tables(hf_model, spec: DecoderSpec) -> dict[str, tuple[torch.Tensor, 
     """
     if spec.position != "rope":
         return {}
+    return tables_from_rotary(rotary_module(hf_model, spec), spec)
+
+
+def rotary_module(hf_model, spec: DecoderSpec):
     rotary = next((m for n, m in hf_model.named_modules() if n.endswith("rotary_emb")), None)
     if rotary is None:
         raise UnsupportedError(f"no rotary embedding module found in the {spec.model_type} model",
                                hint="This architecture entry declares rope but the model has no `rotary_emb`.")
+    return rotary
+
+
+def tables_from_rotary(rotary, spec: DecoderSpec) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     positions = torch.arange(spec.max_positions)[None]
     probe = torch.zeros(1, dtype=torch.float32)
     tables = {}

@@ -180,6 +180,16 @@ class EdgeDecoder(nn.Module):
         `kernel_input` is what the kernel needs besides (the attention mask for ONNX, the start position for a
         static cache). Returns the logits (B, S, V) and the kernel's 2 * layers present tensors.
         """
+        x = self.embed_inputs(input_ids, past_len)
+        presents = []
+        for i, layer in enumerate(self.layers):
+            cos, sin = self.layer_tables(layer)
+            x, pk, pv = layer(x, caches[2 * i], caches[2 * i + 1], kernel_input, cos, sin, self.kernel)
+            presents += [pk, pv]
+        return self.head(x), presents
+
+    def embed_inputs(self, input_ids, past_len):
+        """Token (and learned position) embeddings of `input_ids`, which follow `past_len` cached tokens."""
         spec = self.spec
         x = self.embed(input_ids)
         if spec.embed_scale != 1.0:
@@ -187,14 +197,17 @@ class EdgeDecoder(nn.Module):
         if spec.position == "learned":
             pos = torch.arange(input_ids.shape[1], device=input_ids.device) + past_len + spec.learned_position_offset
             x = x + self.pos_embed(pos)[None]
-        presents = []
-        for i, layer in enumerate(self.layers):
-            table = layer.table if spec.position == "rope" else (self._tables[0] if self._tables else None)
-            cos = getattr(self, f"cos_{table}") if table else None
-            sin = getattr(self, f"sin_{table}") if table else None
-            x, pk, pv = layer(x, caches[2 * i], caches[2 * i + 1], kernel_input, cos, sin, self.kernel)
-            presents += [pk, pv]
-        return self.lm_head(self.norm(x)), presents
+        return x
+
+    def layer_tables(self, layer: Layer):
+        """The cos/sin tables a layer's rotary uses (None, None without rope)."""
+        table = layer.table if self.spec.position == "rope" else (self._tables[0] if self._tables else None)
+        if not table:
+            return None, None
+        return getattr(self, f"cos_{table}"), getattr(self, f"sin_{table}")
+
+    def head(self, x):
+        return self.lm_head(self.norm(x))
 
     def forward(self, input_ids, attention_mask, *past):
         logits, presents = self.run(input_ids, past[0].shape[2], past, attention_mask)

@@ -33,6 +33,8 @@ class ExportConfig:
     threads: int | None = None
     clinical: bool = False  # also run the clinical pack (edgeslm/clinical) after the verify stage
     clinical_n: int | None = None  # questions per clinical set (None: the default)
+    stream: bool | None = None  # None: stream when the in-memory export would exceed max_memory
+    max_memory: int | None = None  # bytes the export may use; None: what this host has available now
 
     def __post_init__(self) -> None:
         target = get_target(self.target)
@@ -59,6 +61,15 @@ class ExportConfig:
             raise UserError(f"--threads must be >= 1, got {self.threads}")
         if self.clinical_n is not None and self.clinical_n < 1:
             raise UserError(f"--clinical-n must be at least 1, got {self.clinical_n}")
+        if self.max_memory is not None and self.max_memory < 2**30:
+            raise UserError(f"--max-memory must be at least 1GB, got {self.max_memory / 2**30:.2f} GB",
+                            hint="Pass e.g. --max-memory 16GB; the export needs the runtime libraries besides weights.")
+        if self.stream and self.clinical:
+            raise UnsupportedError("--clinical needs the float model in memory; a streamed export has none",
+                                   hint="Export with --no-stream, or run `edgeslm verify --clinical` afterwards.")
+        if self.stream and fmt != "onnx":
+            raise UnsupportedError(f"--stream exports the onnx format only, not {fmt}",
+                                   hint="Use --format onnx, or drop --stream for an in-memory export.")
         if self.adapter is not None and not Path(self.adapter).is_dir():
             raise UserError(f"adapter folder {self.adapter} does not exist",
                             hint="--adapter takes the folder of a PEFT LoRA adapter (adapter_config.json).")

@@ -19,6 +19,7 @@ from edgeslm.errors import UnsupportedError, VerificationError
 from edgeslm.fit import ModelFacts, estimate, require_fit
 from edgeslm.model.adapt import adapt
 from edgeslm.pipeline.config import ExportConfig
+from edgeslm.pipeline.memory import choose_mode
 from edgeslm.pipeline.generation import write_generation
 from edgeslm.pipeline.progress import StageLog
 from edgeslm.quant import get_scheme
@@ -52,17 +53,14 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
     check_destination(cfg.output, cfg.force)
 
     with log.stage("resolve", "checking the model source and the fit on the target"):
-        source = resolve(cfg.model, cfg.allow_pickle)
-        if source.path is None and source.catalog is not None:
-            # A catalog model is checked against the target from its recorded facts, before any download.
-            facts = ModelFacts.from_catalog(source.catalog)
-            require_fit(estimate(facts, scheme, min(cfg.max_seq_len, facts.max_context)), target,
-                        source.label, scheme.name)
-        source = prepare_folder(source, cfg.allow_pickle)
-        config = load_config(source, cfg.trust_remote_code)
-        max_positions = _max_positions(config, cfg.max_seq_len)
-        fit = estimate(ModelFacts.from_hf_config(config), scheme, max_positions)
-        verdict = require_fit(fit, target, source.label, scheme.name)
+        resolved = _resolve(cfg, scheme, target)
+    source, config, max_positions = resolved.source, resolved.config, resolved.max_positions
+    mode = choose_mode(cfg, source, config)
+    log.note(f"{'streaming' if mode.streaming else 'in-memory'} export: {mode.reason}")
+    if mode.streaming:
+        from edgeslm.pipeline.stream_export import run_stream_export
+
+        return run_stream_export(cfg, log, resolved)
 
     with log.stage("load", f"{source.label}"):
         loaded = load_model(source, config, cfg.trust_remote_code, cfg.adapter)
@@ -107,37 +105,82 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         for check in checks.get("not_run", []):
             log.note(f"verify check {check['name']} not run: {check['reason']}")
 
-        with log.stage("package", "tokenizer, generation settings, manifest"):
-            loaded.tokenizer.save_pretrained(stage)
-            generation = write_generation(stage, loaded.model, loaded.tokenizer, max_positions)
-            body = {
-                "verified": outcome.passed,
-                "source": vars(loaded.source),
-                "arch": {"model_type": config.model_type, "family": ARCHS.get(config.model_type).family,
-                         "spec": vars(decoder.spec)},
-                "target": {"name": target.name, "reference_device": target.reference_device},
-                "format": cfg.format,
-                "quant": {"scheme": vars(scheme), "native": artifact.quant},
-                "io": artifact.io,
-                "kernels": artifact.kernels,
-                "fallbacks": artifact.fallbacks,
-                "generation": generation,
-                "fit": {"estimate": vars(fit), "verdict": vars(verdict)},
-                "verify": {"passed": outcome.passed, "failures": list(outcome.failures), "metrics": metrics.to_dict(),
-                           "tolerance": vars(tol), "prompts": list(VERIFY_PROMPTS), "runtime": checks["runtime"],
-                           **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]}
-                              if "run" in checks else {})},
-                **({"clinical": clinical} if clinical else {}),
-                "stage_seconds": dict(log.timings),
-                "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
-            }
-            manifest = write_manifest(stage, body)
-        if not outcome.passed and not cfg.keep_unverified:
-            raise _verification_error(outcome.failures, metrics, scheme.name)
-        publish(stage, cfg.output, cfg.force)
+        verify_section = {"runtime": checks["runtime"],
+                          **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]}
+                             if "run" in checks else {})}
+        manifest = package(stage, cfg, log, resolved, loaded.tokenizer, loaded.model.generation_config, vars(loaded.source), decoder.spec,
+                           artifact, outcome, metrics, verify_section, clinical)
+        return conclude(stage, cfg, manifest, outcome, metrics, scheme)
+
+
+def conclude(stage: Path, cfg: ExportConfig, manifest: dict, outcome: Verdict, metrics, scheme) -> ExportResult:
+    """Publish a verified bundle (or an unverified one under --keep-unverified, still an error)."""
+    if not outcome.passed and not cfg.keep_unverified:
+        raise _verification_error(outcome.failures, metrics, scheme.name)
+    publish(stage, cfg.output, cfg.force)
     if not outcome.passed:
         raise _verification_error(outcome.failures, metrics, scheme.name, kept=cfg.output)
     return ExportResult(cfg.output, manifest, outcome.passed)
+
+
+def package(stage: Path, cfg: ExportConfig, log: StageLog, resolved: "Resolved", tokenizer, generation_config,
+            source_info: dict, spec, artifact, outcome: Verdict, metrics, verify_section: dict,
+            clinical: dict | None = None) -> dict:
+    """Tokenizer, generation settings and the manifest (the last file written) into the staging folder."""
+    config, scheme, target, fit, verdict = (resolved.config, resolved.scheme, resolved.target, resolved.fit,
+                                            resolved.verdict)
+    with log.stage("package", "tokenizer, generation settings, manifest"):
+        tokenizer.save_pretrained(stage)
+        generation = write_generation(stage, generation_config, tokenizer, resolved.max_positions)
+        body = {
+            "verified": outcome.passed,
+            "source": source_info,
+            "arch": {"model_type": config.model_type, "family": ARCHS.get(config.model_type).family,
+                     "spec": vars(spec)},
+            "target": {"name": target.name, "reference_device": target.reference_device},
+            "format": cfg.format,
+            "quant": {"scheme": vars(scheme), "native": artifact.quant},
+            "io": artifact.io,
+            "kernels": artifact.kernels,
+            "fallbacks": artifact.fallbacks,
+            "generation": generation,
+            "fit": {"estimate": vars(fit), "verdict": vars(verdict)},
+            "verify": {"passed": outcome.passed, "failures": list(outcome.failures), "metrics": metrics.to_dict(),
+                       "tolerance": vars(tolerance_for(scheme.name)), "prompts": list(VERIFY_PROMPTS),
+                       **verify_section},
+            **({"clinical": clinical} if clinical else {}),
+            "stage_seconds": dict(log.timings),
+            "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
+        }
+        return write_manifest(stage, body)
+
+
+@dataclass
+class Resolved:
+    """What the resolve stage established: the source, its config, the sequence length and the fit."""
+
+    source: object
+    config: object
+    max_positions: int
+    fit: object
+    verdict: object
+    target: object
+    scheme: object
+
+
+def _resolve(cfg: ExportConfig, scheme, target) -> Resolved:
+    source = resolve(cfg.model, cfg.allow_pickle)
+    if source.path is None and source.catalog is not None:
+        # A catalog model is checked against the target from its recorded facts, before any download.
+        facts = ModelFacts.from_catalog(source.catalog)
+        require_fit(estimate(facts, scheme, min(cfg.max_seq_len, facts.max_context)), target,
+                    source.label, scheme.name)
+    source = prepare_folder(source, cfg.allow_pickle)
+    config = load_config(source, cfg.trust_remote_code)
+    max_positions = _max_positions(config, cfg.max_seq_len)
+    fit = estimate(ModelFacts.from_hf_config(config), scheme, max_positions)
+    verdict = require_fit(fit, target, source.label, scheme.name)
+    return Resolved(source, config, max_positions, fit, verdict, target, scheme)
 
 
 def _verification_error(failures, metrics, scheme: str, kept: Path | None = None) -> VerificationError:

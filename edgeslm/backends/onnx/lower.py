@@ -39,19 +39,24 @@ def io_layout(decoder: EdgeDecoder) -> dict:
 
 
 def _quiet_exporter():
-    return quiet_exporter("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")
+    return quiet_exporter("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnx_ir")
 
 
-def lower_to_onnx(decoder: EdgeDecoder, path: Path) -> tuple[onnx.ModelProto, dict]:
-    """Export the float graph; returns the model proto (weights in memory) and the kernel's fallbacks."""
+def export_program(decoder: EdgeDecoder):
+    """Trace the decoder with the fused-attention kernel into an ONNX program, not yet optimized.
+
+    The decoder may live on the meta device (the streaming export): tracing needs shapes, not weights.
+    Returns the program and the kernel (which records its fallbacks while tracing).
+    """
     kernel = OnnxGQAKernel()
     model = decoder.with_kernel(kernel)
     spec = decoder.spec
     inputs, outputs = io_names(spec.layers)
+    device = decoder.embed.weight.device
     # Example sizes all distinct (S=3, P=2, T=5) so the exporter cannot merge the dynamic dims.
-    ids = torch.zeros(1, 3, dtype=torch.long)
-    mask = torch.ones(1, 5, dtype=torch.long)
-    past = [torch.zeros(1, spec.kv_heads, 2, spec.head_dim) for _ in range(2 * spec.layers)]
+    ids = torch.zeros(1, 3, dtype=torch.long, device=device)
+    mask = torch.ones(1, 5, dtype=torch.long, device=device)
+    past = [torch.zeros(1, spec.kv_heads, 2, spec.head_dim, device=device) for _ in range(2 * spec.layers)]
     seq = torch.export.Dim("sequence_length", min=1, max=spec.max_positions)
     total = torch.export.Dim("total_sequence_length", min=1, max=spec.max_positions)
     past_len = torch.export.Dim("past_sequence_length", min=0, max=spec.max_positions)
@@ -59,13 +64,31 @@ def lower_to_onnx(decoder: EdgeDecoder, path: Path) -> tuple[onnx.ModelProto, di
     with _quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             model, (ids, mask, *past), dynamo=True, dynamic_shapes=dynamic, custom_translation_table=TRANSLATIONS,
-            input_names=inputs, output_names=outputs, opset_version=OPSET, optimize=True, verbose=False)
-    proto = program.model_proto
+            input_names=inputs, output_names=outputs, opset_version=OPSET, optimize=False, verbose=False)
+    return program, kernel
+
+
+def optimize_program(program) -> None:
+    """onnxscript's optimizer (constant folding, rewrites), as `torch.onnx.export(optimize=True)` runs it."""
+    with _quiet_exporter():
+        program.optimize()
+
+
+def check_attention(proto: onnx.ModelProto, layers: int) -> None:
+    """Every layer's attention must have become one fused node; name them `layers.<i>.attention`."""
     fused = sum(n.op_type == "GroupQueryAttention" for n in proto.graph.node)
-    if fused != spec.layers:
-        raise InternalError(f"expected {spec.layers} fused attention nodes, found {fused}",
+    if fused != layers:
+        raise InternalError(f"expected {layers} fused attention nodes, found {fused}",
                             hint="The GQA translation did not apply to every layer; rerun with --debug.")
     _name_attention_nodes(proto)
+
+
+def lower_to_onnx(decoder: EdgeDecoder, path: Path) -> tuple[onnx.ModelProto, dict]:
+    """Export the float graph; returns the model proto (weights in memory) and the kernel's fallbacks."""
+    program, kernel = export_program(decoder)
+    optimize_program(program)
+    proto = program.model_proto
+    check_attention(proto, decoder.spec.layers)
     return proto, dict(kernel.fallbacks)
 
 

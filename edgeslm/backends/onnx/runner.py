@@ -25,15 +25,35 @@ def session_options(threads: int | None, profile_prefix: str | None = None):
     return opts
 
 
+def exact_arithmetic_model(path: Path) -> bytes:
+    """The bundle's graph with every MatMulNBits computing in float32 (accuracy_level 0) instead of int8
+    activation blocks: same stored weights, no arithmetic shortcut (the lowering-exactness check runs it)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for node in model.graph.node:
+        if node.op_type == "MatMulNBits":
+            for attr in node.attribute:
+                if attr.name == "accuracy_level":
+                    attr.i = 0
+    return model.SerializeToString()
+
+
 class OnnxRunner:
     def __init__(self, bundle_dir: Path | str, threads: int | None = None, model_file: str = MODEL_FILE,
-                 profile_prefix: str | None = None):
+                 profile_prefix: str | None = None, exact_arithmetic: bool = False):
         import onnxruntime as ort
 
         path = Path(bundle_dir) / model_file
         if not path.is_file():
             raise UserError(f"no {model_file} in {bundle_dir}", hint="Point at a bundle written by `edgeslm export`.")
-        self.session = ort.InferenceSession(str(path), session_options(threads, profile_prefix), providers=["CPUExecutionProvider"])
+        options = session_options(threads, profile_prefix)
+        model = str(path)
+        if exact_arithmetic:
+            options.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                             str(path.parent))
+            model = exact_arithmetic_model(path)
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         names = [i.name for i in self.session.get_inputs()]
         self.past_names = [n for n in names if n.startswith("past_key_values.")]
         self.output_names = [o.name for o in self.session.get_outputs()]

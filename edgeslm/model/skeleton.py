@@ -1,0 +1,75 @@
+"""The adapt stage without weights: an EdgeDecoder on the meta device plus where each of its tensors comes from.
+
+The streaming export traces this skeleton (shapes only, no memory) and fills each tensor in later, one at a
+time, from `values`: checkpoint tensors stay lazy (edgeslm/sources/lazy_weights.py), the rotary tables are
+computed here from the model's own rotary module, instantiated alone from the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from edgeslm.archs import ARCHS
+from edgeslm.model.adapt import rotary_module, tables_from_rotary
+from edgeslm.model.decoder import EdgeDecoder
+from edgeslm.model.spec import DecoderSpec
+
+
+@dataclass
+class Skeleton:
+    decoder: EdgeDecoder  # on the meta device
+    values: dict[str, Callable[[], torch.Tensor]]  # decoder tensor name (as in state_dict) -> float32 value
+
+    @property
+    def spec(self) -> DecoderSpec:
+        return self.decoder.spec
+
+
+def _rotary_tables(config, spec: DecoderSpec) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    if spec.position != "rope":
+        return {}
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        shell = AutoModelForCausalLM.from_config(config)
+    meta_rotary = rotary_module(shell, spec)
+    return tables_from_rotary(type(meta_rotary)(meta_rotary.config), spec)
+
+
+def _decoder_name(canonical: str) -> str:
+    """Canonical weight names (layers.0.q_proj.weight) -> the EdgeDecoder's parameter names (weight_t)."""
+    if canonical.endswith(".weight") and _is_projection(canonical):
+        return canonical[: -len(".weight")] + ".weight_t"
+    return canonical
+
+
+def _is_projection(name: str) -> bool:
+    return name.rsplit(".", 2)[-2].endswith("_proj") or name.startswith("lm_head.")
+
+
+def skeleton(config, lazy_weights: dict, max_positions: int) -> Skeleton:
+    arch = ARCHS.get(config.model_type)
+    spec = arch.spec(config, max_positions)
+    tables = _rotary_tables(config, spec)
+    meta = {k: torch.empty(v.shape, device="meta") for k, v in lazy_weights.items()}
+    with torch.device("meta"):
+        decoder = EdgeDecoder(spec, meta, {k: (c.to("meta"), s.to("meta")) for k, (c, s) in tables.items()})
+    values: dict[str, Callable[[], torch.Tensor]] = {}
+    for name, lazy in lazy_weights.items():
+        values[_decoder_name(name)] = (lambda lz=lazy, n=name: _load(lz, n))
+    for name, (cos, sin) in tables.items():
+        values[f"cos_{name}"] = (lambda t=cos: t)
+        values[f"sin_{name}"] = (lambda t=sin: t)
+    missing = set(decoder.state_dict()) - set(values)
+    if missing:  # an architecture entry that maps fewer tensors than its decoder holds is a bug here
+        raise KeyError(f"no source for decoder tensors {sorted(missing)[:5]}")
+    return Skeleton(decoder.eval(), values)
+
+
+def _load(lazy, canonical: str) -> torch.Tensor:
+    value = lazy.materialize()
+    # Proj stores its weight transposed (in, out): see EdgeDecoder.
+    return value.t().contiguous() if _decoder_name(canonical) != canonical else value
