@@ -1,4 +1,5 @@
-"""The reference generation loop over a bundle: greedy, streaming, stops at EOS.
+"""The reference generation loop over a bundle: the bundle's decoding settings (greedy unless its source samples;
+edgeslm/sampling.py), streaming, stops at EOS.
 
 The demo apps mirror exactly this loop: tokenize (chat template when the model has one), prefill,
 then one token at a time through the KV cache until an EOS id or the token budget.
@@ -46,15 +47,19 @@ def prompt_ids(tokenizer, prompt: str, use_chat_template: bool) -> np.ndarray:
     return ids
 
 
-def greedy_tokens(runner, ids: np.ndarray, max_new_tokens: int, eos: set[int], max_positions: int) -> Iterator[int]:
+def greedy_tokens(runner, ids: np.ndarray, max_new_tokens: int, eos: set[int], max_positions: int,
+                  pick: Callable[[np.ndarray, list[int]], int] | None = None) -> Iterator[int]:
+    """Argmax each step, or `pick(logits, history)` (a sampling.TokenPicker) when given."""
     if len(ids) >= max_positions:
         raise UserError(f"the prompt has {len(ids)} tokens; this bundle serves at most {max_positions}",
                         hint="Shorten the prompt, or re-export with a larger --max-seq-len.")
     runner.reset()
     logits = runner.prefill(ids[None, :])[-1]
     budget = min(max_new_tokens, max_positions - len(ids))
+    history = [int(i) for i in ids]
     for step in range(budget):
-        token = int(np.argmax(logits))
+        token = int(np.argmax(logits)) if pick is None else pick(logits, history)
+        history.append(token)
         yield token
         if token in eos or step == budget - 1:
             return
@@ -62,13 +67,17 @@ def greedy_tokens(runner, ids: np.ndarray, max_new_tokens: int, eos: set[int], m
 
 
 def generate(bundle, prompt: str, max_new_tokens: int = 128, use_chat_template: bool = True,
-             on_text: Callable[[str], None] | None = None) -> Generation:
+             on_text: Callable[[str], None] | None = None, sampling=None) -> Generation:
+    """sampling: a sampling.Sampling (None: greedy)."""
+    from edgeslm.sampling import TokenPicker
+
     tok = bundle.tokenizer
     ids = prompt_ids(tok, prompt, use_chat_template)
     eos = set(bundle.generation.get("eos_token_ids") or [])
     out: list[int] = []
     shown = ""
-    for token in greedy_tokens(bundle.runner, ids, max_new_tokens, eos, bundle.generation["max_positions"]):
+    pick = TokenPicker(sampling) if sampling is not None else None
+    for token in greedy_tokens(bundle.runner, ids, max_new_tokens, eos, bundle.generation["max_positions"], pick):
         if token in eos:
             return Generation(len(ids), out, shown, True)
         out.append(token)

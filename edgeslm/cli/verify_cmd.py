@@ -25,13 +25,19 @@ from edgeslm.cli.trust_options import pinned_key, signature_options
               help="Instead: run the bundle with the native runner built for linux-arm64, emulated by qemu "
                    "(Cortex-A76, the phone's own NEON/dot-product kernels), and compare its logits with the "
                    "x86_64 build's. Slow (~0.1 GFLOP/s): a few prompts, a dozen tokens each.")
+@click.option("--clinical", is_flag=True,
+              help="Also score the shipped clinical pack (MedQA, MedMCQA, PubMedQA, MMLU medical) through the "
+                   "bundle's runtime and the float model: answer agreement (Wilson 95% CI), accuracy vs gold, "
+                   "answer-distribution KL and largest probability change, against the scheme's budget.")
+@click.option("--clinical-n", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Questions per clinical set (default 50, at most 200): more is slower and narrows the CI.")
 @click.option("--prompts", type=click.IntRange(1, 6), default=2, show_default=True, help="--arm64: prompts to run.")
 @click.option("--tokens", type=click.IntRange(1, 256), default=12, show_default=True,
               help="--arm64: positions per prompt.")
 @signature_options
 @click.pass_context
-def command(ctx, bundle, source, adapter, allow_pickle, trust_remote_code, threads, arm64, prompts, tokens,
-            require_signature, pubkey):
+def command(ctx, bundle, source, adapter, allow_pickle, trust_remote_code, threads, clinical, clinical_n, arm64,
+            prompts, tokens, require_signature, pubkey):
     """Re-check a bundle against its full-precision source.
 
     Checks every file's sha256 (and that the bundle holds no other file), then max |Δlogit|, logit SQNR and
@@ -49,11 +55,13 @@ def command(ctx, bundle, source, adapter, allow_pickle, trust_remote_code, threa
     if arm64:
         _arm64(ctx, bundle, threads, prompts, tokens)
         return
+    from edgeslm.clinical.check import DEFAULT_PER_SET
     from edgeslm.verify.rerun import VerifyOptions, reverify
 
+    per_set = (clinical_n or DEFAULT_PER_SET) if (clinical or clinical_n is not None) else None
     opts = VerifyOptions(source=source, adapter=adapter, allow_pickle=allow_pickle,
                          trust_remote_code=trust_remote_code, threads=threads,
-                         pubkey=pinned_key(require_signature, pubkey))
+                         pubkey=pinned_key(require_signature, pubkey), clinical_n=per_set)
     result = reverify(bundle, opts)
     if ctx.obj.get("json"):
         click.echo(json.dumps({"ok": result["passed"], **result}, default=str))
@@ -63,6 +71,11 @@ def command(ctx, bundle, source, adapter, allow_pickle, trust_remote_code, threa
                    f"{m['prompt_top1']:.3f} prompts / {m['decode_top1']:.3f} decode, SQNR {m['sqnr_db']:.1f} dB, "
                    f"max |Δlogit| {m['max_abs_logit']:.3g}")
         click.echo(f"  measured with {result['runtime']}")
+        if "clinical" in result:
+            from edgeslm.clinical.report import summary_lines
+
+            for line in summary_lines(result["clinical"]):
+                click.echo(line)
         for failure in result["failures"]:
             click.echo(f"  - {failure}")
         for check in result.get("checks_not_run", []):

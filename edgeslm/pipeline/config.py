@@ -32,6 +32,8 @@ class ExportConfig:
     verify_decode_tokens: int = DEFAULT_DECODE_TOKENS
     carry_gguf_grid: bool = True  # keep a GGUF source's Q4_0/Q4_1/Q8_0 blocks instead of re-quantizing
     threads: int | None = None
+    clinical: bool = False  # also run the clinical pack (edgeslm/clinical) after the verify stage
+    clinical_n: int | None = None  # questions per clinical set (None: the default)
     stream: bool | None = None  # None: stream when the in-memory export would exceed max_memory
     max_memory: int | None = None  # bytes the export may use; None: what this host has available now
 
@@ -59,9 +61,14 @@ class ExportConfig:
             raise UserError(f"--verify-tokens must be >= 0, got {self.verify_decode_tokens}")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads must be >= 1, got {self.threads}")
+        if self.clinical_n is not None and self.clinical_n < 1:
+            raise UserError(f"--clinical-n must be at least 1, got {self.clinical_n}")
         if self.max_memory is not None and self.max_memory < 10**9:
             raise UserError(f"--max-memory must be at least 1GB, got {self.max_memory / 10**9:.2f} GB",
                             hint="Pass e.g. --max-memory 16GB; the export needs the runtime libraries besides weights.")
+        if self.stream and self.clinical:
+            raise UnsupportedError("--clinical needs the float model in memory; a streamed export has none",
+                                   hint="Export with --no-stream, or run `edgeslm verify --clinical` afterwards.")
         if self.stream and fmt != "onnx":
             raise UnsupportedError(f"--stream exports the onnx format only, not {fmt}",
                                    hint="Use --format onnx, or drop --stream for an in-memory export.")

@@ -15,6 +15,7 @@ from edgeslm.backends import BACKENDS
 from edgeslm.backends.base import LowerContext
 from edgeslm.bundle.manifest import write_manifest
 from edgeslm.bundle.writer import check_destination, publish, staging_folder
+from edgeslm.clinical.export_hook import clinical_stage
 from edgeslm.errors import UnsupportedError, VerificationError
 from edgeslm.fit import ModelFacts, estimate, require_fit
 from edgeslm.model.adapt import adapt
@@ -93,6 +94,10 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
             outcome = judge(metrics, tol)
             if checks.get("failures"):
                 outcome = Verdict(False, outcome.failures + tuple(checks["failures"]))
+        # The clinical gate (--clinical): its failures join the verdict, its figures the manifest.
+        clinical = clinical_stage(cfg, log, stage, artifact, loaded, decoder, scheme.name, max_positions)
+        if clinical and not clinical["passed"]:
+            outcome = Verdict(False, outcome.failures + tuple(clinical["failures"]))
         for check in checks.get("run", []):
             log.note(f"verify check {check['name']}: {'passed' if check['passed'] else 'FAILED'}")
         for check in checks.get("not_run", []):
@@ -102,7 +107,7 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
                           **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]}
                              if "run" in checks else {})}
         manifest = package(stage, cfg, log, resolved, loaded.tokenizer, loaded.model.generation_config, vars(loaded.source), decoder.spec,
-                           artifact, outcome, metrics, verify_section)
+                           artifact, outcome, metrics, verify_section, clinical)
         return conclude(stage, cfg, manifest, outcome, metrics, scheme)
 
 
@@ -117,7 +122,8 @@ def conclude(stage: Path, cfg: ExportConfig, manifest: dict, outcome: Verdict, m
 
 
 def package(stage: Path, cfg: ExportConfig, log: StageLog, resolved: "Resolved", tokenizer, generation_config,
-            source_info: dict, spec, artifact, outcome: Verdict, metrics, verify_section: dict) -> dict:
+            source_info: dict, spec, artifact, outcome: Verdict, metrics, verify_section: dict,
+            clinical: dict | None = None) -> dict:
     """Tokenizer, generation settings and the manifest (the last file written) into the staging folder."""
     config, scheme, target, fit, verdict = (resolved.config, resolved.scheme, resolved.target, resolved.fit,
                                             resolved.verdict)
@@ -142,6 +148,7 @@ def package(stage: Path, cfg: ExportConfig, log: StageLog, resolved: "Resolved",
             "verify": {"passed": outcome.passed, "failures": list(outcome.failures), "metrics": metrics.to_dict(),
                        "tolerance": vars(tolerance_for(scheme.name)), "prompts": list(VERIFY_PROMPTS),
                        **verify_section},
+            **({"clinical": clinical} if clinical else {}),
             "stage_seconds": dict(log.timings),
             "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
         }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgeslm.sampling import source_sampling
+
 GENERATION_FILE = "generation.json"
 
 
@@ -25,9 +27,18 @@ def write_generation(folder: Path, generation_config, tokenizer, max_positions: 
         "has_chat_template": bool(getattr(tokenizer, "chat_template", None)),
         "max_positions": max_positions,
         "decoding": "greedy",
+        # the source's own generation_config.json defaults; `edgeslm run` applies them (--greedy, flags override)
+        "sampling": source_sampling(generation_config).to_dict(),
     }
     (folder / GENERATION_FILE).write_text(json.dumps(settings, indent=2) + "\n")
     return settings
+
+
+def bundle_sampling(generation: dict):
+    """The bundle's recorded defaults (older bundles without them: greedy)."""
+    from edgeslm.sampling import Sampling
+
+    return Sampling(**{k: v for k, v in generation.get("sampling", {}).items() if k != "seed"})
 
 
 def read_generation(folder: Path) -> dict:

@@ -34,6 +34,7 @@ class VerifyOptions:
     trust_remote_code: bool = False
     threads: int | None = None
     pubkey: Path | None = None
+    clinical_n: int | None = None  # questions per clinical set (--clinical); None: no clinical check
 
 
 def _outside_bundle(bundle: Path, recorded, what: str) -> Path:
@@ -94,7 +95,8 @@ def _prompts_and_steps(manifest: dict) -> tuple[tuple[str, ...], int]:
 
 def reverify(bundle: Path, opts: VerifyOptions = VerifyOptions()) -> dict:
     """The bundle is measured by its backend's `verify` (edgeslm/backends/base.py), as at export: the host runner
-    by default, and for a backend whose runtime may be absent here (Core ML off macOS) the checks that run."""
+    by default, and for a backend whose runtime may be absent here (Core ML off macOS) the checks that run.
+    With `opts.clinical_n`, the clinical pack too (edgeslm/clinical), that many questions per set."""
     from edgeslm.backends import BACKENDS
     from edgeslm.bundle.confine import require_confined_model
 
@@ -123,6 +125,11 @@ def reverify(bundle: Path, opts: VerifyOptions = VerifyOptions()) -> dict:
     verdict = judge(metrics, tolerance_for(scheme.name))
     if checks.get("failures"):
         verdict = Verdict(False, verdict.failures + tuple(checks["failures"]))
-    return {"passed": verdict.passed, "failures": list(verdict.failures), "metrics": metrics.to_dict(),
-            "scheme": scheme.name, "runtime": checks["runtime"],
-            **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]} if "run" in checks else {})}
+    result = {"passed": verdict.passed, "failures": list(verdict.failures), "metrics": metrics.to_dict(),
+              "scheme": scheme.name, "runtime": checks["runtime"],
+              **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]} if "run" in checks else {})}
+    if opts.clinical_n is not None:
+        from edgeslm.clinical.rerun import clinical_rerun
+
+        result = clinical_rerun(result, manifest, bundle, loaded, make_decoder, opts.clinical_n, opts.threads)
+    return result
