@@ -48,5 +48,7 @@ def tolerance_for(scheme: str) -> Tolerance:
 # Lowering exactness (the streaming export's check (a)): the bundle's graph and stored bytes, run with float32
 # arithmetic in MatMulNBits, against a PyTorch run of the same weights dequantized. Only float reassociation
 # separates the two, at every quant scheme and every model scale; a lowering bug (a wrong weight, a wrong
-# rotary table, a missing norm) measures near 0 dB. MEASURED_PLACEHOLDER
+# rotary table, a missing norm) measures near 0 dB. Measured: tiny test llama int4 133 dB, max |dlogit| < 1e-6;
+# TinyLlama-1.1B's shape with random weights, int4, 106 dB, max |dlogit| 2.7e-5, top-1 1.000; one projection of
+# the tiny llama negated: far below (tests/test_streaming.py). 60 dB leaves room for deeper models' reassociation.
 LOWERING_TOLERANCE = Tolerance(None, 60.0, 0.99, 0.99, "float32 reassociation only")
