@@ -10,7 +10,7 @@ import click
 
 @click.command("compare")
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--clinical-n", type=int, default=10, show_default=True, metavar="N",
+@click.option("--clinical-n", type=click.IntRange(1, 200), default=10, show_default=True, metavar="N",
               help="Clinical questions per set scored on every bundle and the float model.")
 @click.option("--html", "html_out", type=click.Path(path_type=Path), default=None,
               help="Also write a self-contained HTML page with the table and a heat map.")

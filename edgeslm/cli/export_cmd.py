@@ -14,7 +14,9 @@ from edgeslm.pipeline.config import DEFAULT_DECODE_TOKENS, DEFAULT_MAX_SEQ_LEN, 
 @click.option("--model", "-m", default=None, metavar="ID|DIR|FILE.gguf",
               help="Hugging Face folder, .gguf file, catalog id (`edgeslm list models`) or hub id. "
                    "Default: the embedded SmolLM2-135M-Instruct.")
-@click.option("--target", "-t", default="android", show_default=True, help="android | ios | linux.")
+@click.option("--target", "-t", default="android", show_default=True,
+              help="android | ios | linux, or a phone class: android-4gb | android-12gb | android-16gb | "
+                   "iphone-8gb (`edgeslm list targets`).")
 @click.option("--format", "fmt", default=None, help="onnx | executorch | coreml (default: the target's; `edgeslm list targets`).")
 @click.option("--quant", "-q", default=None, help="int4 | int8 | fp16 | fp32 (default: the target's, int4; `edgeslm list quant`).")
 @click.option("--output", "-o", default="out", show_default=True, type=click.Path(path_type=Path),
@@ -35,7 +37,7 @@ from edgeslm.pipeline.config import DEFAULT_DECODE_TOKENS, DEFAULT_MAX_SEQ_LEN, 
 @click.option("--clinical", is_flag=True,
               help="Also score the shipped clinical pack (MedQA, MedMCQA, PubMedQA, MMLU medical) through the "
                    "bundle and the float model; over the scheme's budget the export fails (exit 4).")
-@click.option("--clinical-n", type=int, default=None, metavar="N",
+@click.option("--clinical-n", type=click.IntRange(1, 200), default=None, metavar="N",
               help="Questions per clinical set (default 50, at most 200): more is slower and narrows the CI.")
 @click.option("--stream/--no-stream", default=None,
               help="Stream a safetensors model weight by weight and layer by layer (ONNX), holding about one "

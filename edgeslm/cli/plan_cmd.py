@@ -67,7 +67,9 @@ def _print_table(plan) -> None:
 @click.option("--model", "-m", default=None, metavar="ID|DIR|FILE.gguf",
               help="Catalog id (`edgeslm list models`), Hugging Face folder or .gguf file. Nothing is downloaded. "
                    "Default: the embedded SmolLM2-135M-Instruct.")
-@click.option("--target", "-t", default="android", show_default=True, help="android | ios | linux.")
+@click.option("--target", "-t", default="android", show_default=True,
+              help="android | ios | linux, or a phone class: android-4gb | android-12gb | android-16gb | "
+                   "iphone-8gb (`edgeslm list targets`).")
 @click.option("--max-seq-len", default=DEFAULT_MAX_SEQ_LEN, show_default=True,
               help="Longest prompt + answer the bundle would serve (sizes the KV cache).")
 @click.option("--prompt-len", default=DEFAULT_PROMPT_LEN, show_default=True,

@@ -29,7 +29,7 @@ from edgeslm.cli.trust_options import pinned_key, signature_options
               help="Also score the shipped clinical pack (MedQA, MedMCQA, PubMedQA, MMLU medical) through the "
                    "bundle's runtime and the float model: answer agreement (Wilson 95% CI), accuracy vs gold, "
                    "answer-distribution KL and largest probability change, against the scheme's budget.")
-@click.option("--clinical-n", type=click.IntRange(min=1), default=None, metavar="N",
+@click.option("--clinical-n", type=click.IntRange(1, 200), default=None, metavar="N",
               help="Questions per clinical set (default 50, at most 200): more is slower and narrows the CI.")
 @click.option("--prompts", type=click.IntRange(1, 6), default=2, show_default=True, help="--arm64: prompts to run.")
 @click.option("--tokens", type=click.IntRange(1, 256), default=12, show_default=True,
@@ -53,6 +53,9 @@ def command(ctx, bundle, source, adapter, allow_pickle, trust_remote_code, threa
       edgeslm verify out --arm64    # needs cmake, g++-aarch64-linux-gnu, qemu-user
     """
     if arm64:
+        from edgeslm.bundle.reader import checked_manifest
+
+        checked_manifest(bundle, pinned_key(require_signature, pubkey))  # intact (and signed, if asked) first
         _arm64(ctx, bundle, threads, prompts, tokens)
         return
     from edgeslm.clinical.check import DEFAULT_PER_SET

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeslm.bundle.manifest import read_manifest, require_intact
+from edgeslm.bundle.reader import checked_manifest
 from edgeslm.clinical.metrics import compare
 from edgeslm.clinical.pack import load_pack
 from edgeslm.clinical.reference import ReferenceRunner
@@ -28,9 +28,7 @@ def _source_key(manifest: dict) -> tuple:
 def load_bundles(bundles: list[Path]) -> list[dict]:
     manifests = []
     for folder in bundles:
-        manifest = read_manifest(folder)
-        require_intact(folder, manifest)
-        manifests.append(manifest)
+        manifests.append(checked_manifest(folder))
     if len({_source_key(m) for m in manifests}) != 1:
         labels = ", ".join(f"{b}: {m['source'].get('label')}" for b, m in zip(bundles, manifests))
         raise UserError(f"the bundles were not exported from one source ({labels})",
@@ -48,11 +46,13 @@ def parity(bundles: list[Path], per_set: int, threads: int | None = None) -> dic
     from edgeslm.model.adapt import adapt
     from edgeslm.sources.load import load_config, load_model
     from edgeslm.verify.prompts import VERIFY_PROMPTS
-    from edgeslm.verify.rerun import source_of
+    from edgeslm.verify.rerun import VerifyOptions, adapter_of, source_of
 
     manifests = load_bundles(bundles)
-    source = source_of(manifests[0])
-    loaded = load_model(source, load_config(source, False), False, None)  # never the bundle's code
+    options = VerifyOptions()  # trust decisions come from the command line only: none here
+    source = source_of(bundles[0], manifests[0], options)
+    loaded = load_model(source, load_config(source, False), False,  # never the bundle's code
+                        adapter_of(bundles[0], manifests[0], options))
     max_positions = min(m["generation"]["max_positions"] for m in manifests)
     refs = record_reference(loaded.model, loaded.tokenizer, VERIFY_PROMPTS, DECODE_STEPS, max_positions)
     encoded = encode(load_pack(per_set), loaded.tokenizer, max_positions)

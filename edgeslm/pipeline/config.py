@@ -68,7 +68,7 @@ class ExportConfig:
                             hint="Pass e.g. --max-memory 16GB; the export needs the runtime libraries besides weights.")
         if self.stream and self.clinical:
             raise UnsupportedError("--clinical needs the float model in memory; a streamed export has none",
-                                   hint="Export with --no-stream, or run `edgeslm verify --clinical` afterwards.")
+                                   hint="Export with --no-stream on a host with the memory for it.")
         if self.stream and fmt != "onnx":
             raise UnsupportedError(f"--stream exports the onnx format only, not {fmt}",
                                    hint="Use --format onnx, or drop --stream for an in-memory export.")

@@ -76,15 +76,7 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         context = LowerContext(gguf_path=source.gguf_file if cfg.carry_gguf_grid else None)
         with log.stage("lower", f"{cfg.format} {scheme.name}"):
             artifact = backend.lower(decoder, scheme, stage, context)
-        if cfg.strict and artifact.fallbacks:
-            raise UnsupportedError(
-                f"{len(artifact.fallbacks)} fallback(s) under --strict: "
-                + "; ".join(f"{f.what}: {f.reason}" for f in artifact.fallbacks[:3]),
-                hint="Drop --strict to accept them (each is recorded in the manifest).")
-        for fallback in artifact.fallbacks[:5]:
-            log.note(f"fallback: {fallback.what}: {fallback.reason}")
-        if len(artifact.fallbacks) > 5:
-            log.note(f"... and {len(artifact.fallbacks) - 5} more fallbacks, all listed in manifest.json")
+        report_fallbacks(cfg, log, artifact.fallbacks)
 
         with log.stage("verify", f"{len(references)} prompts + {cfg.verify_decode_tokens} decode steps each"):
             # The backend's host runner by default; a backend whose runtime may be absent on this host (Core ML
@@ -109,6 +101,19 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         manifest = package(stage, cfg, log, resolved, loaded.tokenizer, loaded.model.generation_config, vars(loaded.source), decoder.spec,
                            artifact, outcome, metrics, verify_section, clinical)
         return conclude(stage, cfg, manifest, outcome, metrics, scheme)
+
+
+def report_fallbacks(cfg: ExportConfig, log: StageLog, fallbacks) -> None:
+    """Every fallback is an error under --strict; otherwise the first few are shown (all are in the manifest)."""
+    if cfg.strict and fallbacks:
+        raise UnsupportedError(
+            f"{len(fallbacks)} fallback(s) under --strict: "
+            + "; ".join(f"{f.what}: {f.reason}" for f in fallbacks[:3]),
+            hint="Drop --strict to accept them (each is recorded in the manifest).")
+    for fallback in fallbacks[:5]:
+        log.note(f"fallback: {fallback.what}: {fallback.reason}")
+    if len(fallbacks) > 5:
+        log.note(f"... and {len(fallbacks) - 5} more fallbacks, all listed in manifest.json")
 
 
 def conclude(stage: Path, cfg: ExportConfig, manifest: dict, outcome: Verdict, metrics, scheme) -> ExportResult:

@@ -60,7 +60,7 @@ def _prompt_ids(tokenizer, max_positions: int, decode_tokens: int) -> list[np.nd
 
 
 def run_stream_export(cfg, log, resolved):
-    from edgeslm.pipeline.export import conclude, package
+    from edgeslm.pipeline.export import conclude, package, report_fallbacks
 
     scheme = resolved.scheme
     with log.stage("load", f"{resolved.source.label} (headers only: streamed)"):
@@ -82,6 +82,7 @@ def run_stream_export(cfg, log, resolved):
                 fallbacks=fallbacks,
                 kernels={"fused_attention": ops.get("com.microsoft.GroupQueryAttention", 0), "op_counts": ops})
             del proto
+        report_fallbacks(cfg, log, artifact.fallbacks)
 
         what = f"{len(VERIFY_PROMPTS)} prompts + {cfg.verify_decode_tokens} decode steps each, layer by layer"
         with log.stage("verify", what):
@@ -151,7 +152,7 @@ def two_part_verify(skel, tokenizer, bundle, scheme: str, decode_tokens: int, ma
     return TwoPartResult(outcome, drift, section)
 
 
-def reverify_streamed(manifest: dict, source_folder, bundle, threads: int | None = None) -> dict:
+def reverify_streamed(manifest: dict, source_folder, bundle, decode: int, threads: int | None = None) -> dict:
     """`edgeslm verify` of a streamed bundle: the same two parts, streamed again from the source checkpoint."""
     from transformers import AutoConfig, AutoTokenizer
 
@@ -161,7 +162,6 @@ def reverify_streamed(manifest: dict, source_folder, bundle, threads: int | None
                     max_positions)
     tokenizer = AutoTokenizer.from_pretrained(source_folder, trust_remote_code=False)
     scheme = manifest["quant"]["scheme"]["name"]
-    decode = int(manifest.get("options", {}).get("verify_decode_tokens", 16))
     result = two_part_verify(skel, tokenizer, bundle, scheme, decode, max_positions, threads)
     return {"passed": result.outcome.passed, "failures": list(result.outcome.failures),
             "metrics": result.metrics.to_dict(), "scheme": scheme,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edgeslm.bundle.manifest import field, sha256
 from edgeslm.bundle.reader import checked_manifest
-from edgeslm.errors import UserError
+from edgeslm.errors import UnsupportedError, UserError
 from edgeslm.quant import get_scheme
 from edgeslm.sources.load import load_config, load_model
 from edgeslm.sources.resolve import ResolvedSource, resolve
@@ -105,11 +105,15 @@ def reverify(bundle: Path, opts: VerifyOptions = VerifyOptions()) -> dict:
     backend = BACKENDS.get(manifest["format"])
     require_confined_model(bundle, manifest)
     source = source_of(bundle, manifest, opts)
-    if manifest["quant"].get("native", {}).get("streamed"):  # a big model: stream the reference again
+    prompts, decode = _prompts_and_steps(manifest)
+    if field(manifest, "quant.native.streamed") is True:  # a big model: stream the reference again
         from edgeslm.pipeline.stream_export import reverify_streamed
 
-        return {**reverify_streamed(manifest, source.path, bundle, opts.threads), "runtime": "host onnx"}
-    prompts, decode = _prompts_and_steps(manifest)
+        if opts.clinical_n is not None or opts.adapter is not None or opts.trust_remote_code:
+            raise UnsupportedError("a streamed bundle is re-verified streamed: --clinical, --adapter and "
+                                   "--trust-remote-code need the whole float model in memory",
+                                   hint="Drop those options; the streamed check runs both of its parts.")
+        return {**reverify_streamed(manifest, source.path, bundle, decode, opts.threads), "runtime": "host onnx"}
     config = load_config(source, opts.trust_remote_code)
     loaded = load_model(source, config, opts.trust_remote_code, adapter_of(bundle, manifest, opts))
     max_positions = manifest["generation"]["max_positions"]
