@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from edgeslm.archs import ARCHS
-from edgeslm.backends.base import Fallback, LoweredArtifact
-from edgeslm.backends.onnx.backend import float_weights, op_counts
+from edgeslm.backends.base import Fallback
+from edgeslm.backends.onnx.backend import onnx_artifact
 from edgeslm.backends.onnx.lower import io_layout
 from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
 from edgeslm.backends.onnx.stored_weights import StoredWeights
@@ -71,16 +71,9 @@ def run_stream_export(cfg, log, resolved):
         with log.stage("lower", f"{cfg.format} {scheme.name}, streamed weight by weight"):
             proto, native, kernel_fallbacks = lower_streaming(
                 skel, scheme, stage, MODEL_FILE, lambda done, total: log.progress(done, total, "weights"))
-            fallbacks = [Fallback("attention rotary", why) for why in kernel_fallbacks.values()]
-            if not scheme.is_float:
-                fallbacks += [Fallback(f"initializer {n}", "left in float32 by the quantizer")
-                              for n in float_weights(proto)]
-            ops = op_counts(proto)
             native["streamed"] = True
-            artifact = LoweredArtifact(
-                files=[MODEL_FILE, MODEL_FILE + ".data"], io=io_layout(skel.decoder), quant=native,
-                fallbacks=fallbacks,
-                kernels={"fused_attention": ops.get("com.microsoft.GroupQueryAttention", 0), "op_counts": ops})
+            artifact = onnx_artifact(proto, io_layout(skel.decoder), native,
+                                     [Fallback("attention rotary", why) for why in kernel_fallbacks.values()], scheme)
             del proto
         report_fallbacks(cfg, log, artifact.fallbacks)
 

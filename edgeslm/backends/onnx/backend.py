@@ -64,6 +64,18 @@ def carry_gguf_grid(model: onnx.ModelProto, gguf_path: Path, decoder: "EdgeDecod
                       n_kv_heads=decoder.spec.kv_heads)
 
 
+def onnx_artifact(model: onnx.ModelProto, io: dict, native: dict, fallbacks: list, scheme: QuantScheme
+                  ) -> LoweredArtifact:
+    """What a lowered ONNX graph records, from the graph alone (the in-memory and the streaming export)."""
+    if not scheme.is_float:
+        fallbacks = fallbacks + [Fallback(f"initializer {n}", "left in float32 by the quantizer")
+                                 for n in float_weights(model)]
+    ops = op_counts(model)
+    return LoweredArtifact(
+        files=[MODEL_FILE, MODEL_FILE + ".data"], io=io, quant=native, fallbacks=fallbacks,
+        kernels={"fused_attention": ops.get("com.microsoft.GroupQueryAttention", 0), "op_counts": ops})
+
+
 class OnnxBackend(Backend):
     name = "onnx"
     extension = ".onnx"
@@ -108,14 +120,9 @@ class OnnxBackend(Backend):
                 "note": "GGUF Q4_0/Q4_1/Q8_0 blocks moved bit for bit into MatMulNBits/GatherBlockQuantized; "
                         "not re-rounded",
             }
-        if not scheme.is_float:
-            fallbacks += [Fallback(f"initializer {n}", "left in float32 by the quantizer") for n in float_weights(model)]
         onnx.save_model(model, out_dir / MODEL_FILE, save_as_external_data=True, all_tensors_to_one_file=True,
                         location=MODEL_FILE + ".data", size_threshold=1024)
-        ops = op_counts(model)
-        return LoweredArtifact(
-            files=[MODEL_FILE, MODEL_FILE + ".data"], io=io_layout(decoder), quant=native, fallbacks=fallbacks,
-            kernels={"fused_attention": ops.get("com.microsoft.GroupQueryAttention", 0), "op_counts": ops})
+        return onnx_artifact(model, io_layout(decoder), native, fallbacks, scheme)
 
     def package(self, out_dir: Path, spec, generation: dict) -> list[str]:
         """Runtime configs beside the model: genai_config.json, so onnxruntime-genai loads the bundle as is."""
