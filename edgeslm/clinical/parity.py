@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeslm.bundle.confine import require_confined_model
 from edgeslm.bundle.reader import checked_manifest
 from edgeslm.clinical.metrics import compare
 from edgeslm.clinical.pack import load_pack
@@ -28,7 +29,9 @@ def _source_key(manifest: dict) -> tuple:
 def load_bundles(bundles: list[Path]) -> list[dict]:
     manifests = []
     for folder in bundles:
-        manifests.append(checked_manifest(folder))
+        manifest = checked_manifest(folder)
+        require_confined_model(folder, manifest)  # compare runs the bundle here: its weights stay inside it
+        manifests.append(manifest)
     if len({_source_key(m) for m in manifests}) != 1:
         labels = ", ".join(f"{b}: {m['source'].get('label')}" for b, m in zip(bundles, manifests))
         raise UserError(f"the bundles were not exported from one source ({labels})",

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeslm.bundle.confine import require_confined_model
 from edgeslm.bundle.manifest import read_manifest, require_intact
 from edgeslm.errors import InternalError, UnsupportedError, UserError
 from edgeslm.profile import energy
@@ -46,6 +47,7 @@ class ProfileSpec:
 def check_bundle(bundle: Path) -> dict:
     manifest = read_manifest(bundle)
     require_intact(bundle, manifest)
+    require_confined_model(bundle, manifest)  # profiled on this host: its weights must stay inside the bundle
     fmt = manifest["format"]
     formats = host_formats()
     if fmt not in formats:
