@@ -118,7 +118,10 @@ def tiny_bundle(exported):
 
 def test_profile_uses_the_runner_build_runner_left(phone, tiny_bundle, tmp_path):
     state, built = phone
-    cached = tmp_path / "cache" / "build" / "android-arm64-v8a"
+    from edgeslm.native.build import build_folder
+
+    cached = build_folder("android", "arm64-v8a")  # under the test's cache root (tmp_path / "cache")
+    assert tmp_path in cached.parents
     cached.mkdir(parents=True)
     shutil.copy(built.runner, cached / "edgeslm-runner")
     shutil.copy(built.library, cached / "libonnxruntime.so")

@@ -10,6 +10,7 @@ layout the runner's $ORIGIN rpath expects and the one `adb push` copies to the p
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -45,6 +46,14 @@ def _cmake(argv: list[str], what: str, log) -> None:
         tail = (proc.stdout + proc.stderr).strip()[-3000:]
         raise UserError(f"{what} failed (exit {proc.returncode}):\n{tail}",
                         hint="Check the compiler and the toolchain named above; rerun with --debug for more.")
+
+
+def build_folder(target: str, abi: str = "arm64-v8a") -> Path:
+    """Where `build_runner` builds by default: one folder per target and per source tree (CMake binds a build
+    folder to the runtime/ it was configured from, so two checkouts, or a moved one, must not share it)."""
+    name = f"{target}-{abi}" if target == "android" else target
+    tree = hashlib.sha256(str(RUNTIME_DIR.resolve()).encode()).hexdigest()[:12]
+    return ort_dist.cache_root() / "build" / f"{name}-{tree}"
 
 
 def build_runner(target: str = "host", ndk: Path | None = None, abi: str = "arm64-v8a", out: Path | None = None,
@@ -83,15 +92,14 @@ def build_runner(target: str = "host", ndk: Path | None = None, abi: str = "arm6
     if minor and api > minor:  # the C API is backward compatible: headers no newer than the library
         raise UserError(f"ONNX Runtime headers (API {api}) are newer than the library {library.name} (1.{minor})",
                         hint=f"Use an onnxruntime wheel >= 1.{api} (pip install -U onnxruntime).")
-    name = f"{target}-{abi}" if target == "android" else target
-    folder = Path(out) if out else ort_dist.cache_root() / "build" / name
+    folder = Path(out) if out else build_folder(target, abi)
     folder.mkdir(parents=True, exist_ok=True)
     local_lib = folder / soname
     if not local_lib.is_file() or local_lib.stat().st_size != library.stat().st_size:
         shutil.copy2(library, local_lib)
     runner = folder / "edgeslm-runner"
     if not (folder / "CMakeCache.txt").is_file():
-        log(f"configuring edgeslm-runner for {name} in {folder} (ONNX Runtime headers: API "
+        log(f"configuring edgeslm-runner in {folder} (ONNX Runtime headers: API "
             f"{ort_dist.api_version(headers)}, library {library.name})")
         _cmake(["cmake", "-S", str(RUNTIME_DIR), "-B", str(folder), *configure, f"-DORT_LIBRARY={local_lib}"],
                "configuring the native runner (cmake)", log)

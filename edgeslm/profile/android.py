@@ -186,9 +186,9 @@ def battery_energy(metrics: dict, samples_text: str | None, charge: battery.Char
 
 def built_runner(abi: str = "arm64-v8a") -> Path | None:
     """The runner `edgeslm build-runner --ndk DIR --abi ABI` left in the cache, if any."""
-    from edgeslm.native.ort_dist import cache_root
+    from edgeslm.native.build import build_folder
 
-    runner = cache_root() / "build" / f"android-{abi}" / "edgeslm-runner"
+    runner = build_folder("android", abi) / "edgeslm-runner"
     return runner if runner.is_file() else None
 
 
