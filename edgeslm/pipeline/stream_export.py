@@ -27,7 +27,7 @@ from edgeslm.backends.onnx.stream import lower_streaming
 from edgeslm.bundle.writer import staging_folder
 from edgeslm.model.skeleton import skeleton
 from edgeslm.sources.lazy_weights import canonical_lazy_weights
-from edgeslm.sources.load import SourceInfo, file_records
+from edgeslm.sources.load import SourceInfo
 from edgeslm.verify.check import Verdict, judge
 from edgeslm.verify.layerwise import layerwise_logits
 from edgeslm.verify.metrics import score, teacher_forced
@@ -47,10 +47,7 @@ def _load(resolved, cfg):
     except OSError:
         generation_config = GenerationConfig.from_model_config(config)
     files = [p for p in source.path.iterdir() if p.is_file()]
-    info = SourceInfo(kind=source.kind, label=source.label, hub_id=source.hub_id,
-                      revision=source.path.name if source.kind == "hub" else None, path=str(source.path.resolve()),
-                      files=file_records(files, source.path),
-                      catalog_id=source.catalog.id if source.catalog else None)
+    info = SourceInfo.of(source, files, source.path)
     return skeleton(config, lazy, resolved.max_positions), tokenizer, generation_config, info
 
 

@@ -27,6 +27,14 @@ class SourceInfo:
     adapter: dict | None = None
     catalog_id: str | None = None
 
+    @classmethod
+    def of(cls, src, files: list[Path], root: Path, gguf_types: dict[str, int] | None = None) -> "SourceInfo":
+        """The provenance of a resolved source: absolute path, sha256 of its files (for the manifest)."""
+        return cls(kind=src.kind, label=src.label, hub_id=src.hub_id,
+                   revision=src.path.name if src.kind == "hub" else None, path=str(src.path.resolve()),
+                   files=file_records(files, root), gguf_types=gguf_types or {},
+                   catalog_id=src.catalog.id if src.catalog else None)
+
 
 @dataclass
 class LoadedModel:
@@ -90,10 +98,7 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
     except Exception as exc:  # noqa: BLE001  a model's files are input: whatever breaks while reading them
         raise load_error(exc, src.label) from None
-    info = SourceInfo(kind=src.kind, label=src.label, hub_id=src.hub_id,
-                      revision=src.path.name if src.kind == "hub" else None, path=str(src.path.resolve()),
-                      files=file_records(files, root), gguf_types=dict(types),
-                      catalog_id=src.catalog.id if src.catalog else None)
+    info = SourceInfo.of(src, files, root, dict(types))
     if adapter is not None:
         model, info.adapter = merge_adapter(model, adapter)
     return LoadedModel(model.eval(), tokenizer, config, info)
