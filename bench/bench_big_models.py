@@ -38,6 +38,14 @@ SHAPES = {
     "medmobile-3.8b": dict(model_type="phi3", hidden_size=3072, num_hidden_layers=32, num_attention_heads=32,
                            num_key_value_heads=32, intermediate_size=8192, vocab_size=32064,
                            max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=10000.0, pad_token_id=32000),
+    # MedGemma-4B's language model (Gemma-3-4B's text config): 5 sliding-window layers to 1 global, linear rope
+    # scaling x8 on the global layers, a 262k vocabulary (0.67 B parameters in the tied table alone).
+    "medgemma-4b": dict(model_type="gemma3_text", hidden_size=2560, intermediate_size=10240, num_hidden_layers=34,
+                        num_attention_heads=8, num_key_value_heads=4, head_dim=256, vocab_size=262208,
+                        sliding_window=1024, max_position_embeddings=131072, rms_norm_eps=1e-6,
+                        query_pre_attn_scalar=256, tie_word_embeddings=True,
+                        rope_parameters={"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1e6},
+                                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}),
 }
 
 
@@ -72,8 +80,8 @@ def write_checkpoint(shape: str, folder: Path, seed: int = 0) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     fields = dict(SHAPES[shape])
-    config = AutoConfig.for_model(fields.pop("model_type"), **fields, bos_token_id=1, eos_token_id=2,
-                                  tie_word_embeddings=False, torch_dtype="bfloat16")
+    config = AutoConfig.for_model(fields.pop("model_type"), **{"tie_word_embeddings": False, **fields},
+                                  bos_token_id=1, eos_token_id=2, torch_dtype="bfloat16")
     with torch.device("meta"):
         meta = AutoModelForCausalLM.from_config(config)
     # Independent Gaussians for 7 B weights cost minutes of CPU; memory, time and lowering exactness do not
@@ -118,15 +126,15 @@ def timed(argv: list[str]) -> dict:
             "tail": [line for line in proc.stderr.splitlines() if not line.startswith("\t")][-20:]}
 
 
-def bench(shape: str, mode: str, target: str, quant: str, work: Path, max_seq_len: int) -> dict:
+def bench(shape: str, mode: str, target: str, quant: str, work: Path, max_seq_len: int, fmt: str = "onnx") -> dict:
     source = write_checkpoint(shape, work / f"{shape}-random-bf16")
     checkpoint_gb = sum(p.stat().st_size for p in source.glob("*.safetensors")) / 1e9
-    out = work / f"{shape}-{quant}-{mode}"
+    out = work / f"{shape}-{fmt}-{quant}-{mode}"
     flag = "--stream" if mode == "streaming" else "--no-stream"
     export = timed([sys.executable, "-m", "edgeslm", "export", "--model", str(source), "--target", target,
-                    "--quant", quant, "--max-seq-len", str(max_seq_len), "--keep-unverified", "--force", flag,
+                    "--format", fmt, "--quant", quant, "--max-seq-len", str(max_seq_len), "--keep-unverified", "--force", flag,
                     "-o", str(out)])
-    result = {"shape": shape, "mode": mode, "target": target, "quant": quant, "checkpoint_gb": round(checkpoint_gb, 2),
+    result = {"shape": shape, "format": fmt, "mode": mode, "target": target, "quant": quant, "checkpoint_gb": round(checkpoint_gb, 2),
               "export": export}
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
@@ -151,11 +159,12 @@ def main() -> None:
     parser.add_argument("--mode", choices=("streaming", "in-memory"), default="streaming")
     parser.add_argument("--target", default="linux")
     parser.add_argument("--quant", default="int4")
+    parser.add_argument("--format", choices=("onnx", "executorch", "coreml"), default="onnx")
     parser.add_argument("--max-seq-len", type=int, default=512)
     parser.add_argument("--work", type=Path, default=Path("/tmp/edgeslm-bench-big"))
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args()
-    result = bench(args.shape, args.mode, args.target, args.quant, args.work, args.max_seq_len)
+    result = bench(args.shape, args.mode, args.target, args.quant, args.work, args.max_seq_len, args.format)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

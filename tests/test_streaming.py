@@ -136,8 +136,15 @@ def test_max_memory_decides_the_mode(tiny_model_dir, tmp_path):
     assert choose_mode(tight, source, config).streaming
     et = ExportConfig(output=tmp_path / "o", target="linux", model=str(source.path), format="executorch",
                       max_memory=parse_memory("1GB"))
-    with pytest.raises(UserError, match="cannot stream"):
-        choose_mode(et, source, config)
+    assert choose_mode(et, source, config).streaming
+    et_fp32 = ExportConfig(output=tmp_path / "o", target="linux", model=str(source.path), format="executorch",
+                           quant="fp32", max_memory=parse_memory("1GB"))
+    with pytest.raises(UserError, match="cannot stream: an fp32 ExecuTorch program"):
+        choose_mode(et_fp32, source, config)
+    coreml = ExportConfig(output=tmp_path / "o", target="ios", model=str(source.path), format="coreml",
+                          max_memory=parse_memory("1GB"))
+    with pytest.raises(UserError, match="cannot stream: the coreml exporter"):
+        choose_mode(coreml, source, config)
 
 
 @pytest.mark.parametrize("text,value", [("16GB", 16 * 10**9), ("12.5G", 12_500_000_000), ("900MB", 900 * 10**6),

@@ -17,6 +17,8 @@ from edgeslm.quant import QuantScheme
 
 if TYPE_CHECKING:  # the runners must import without torch (an app-side process loads only onnxruntime)
     from edgeslm.model.decoder import EdgeDecoder
+    from edgeslm.model.skeleton import Skeleton
+    from edgeslm.verify.thresholds import Tolerance
     from edgeslm.verify.metrics import VerifyMetrics
     from edgeslm.verify.reference import PromptReference
 
@@ -61,6 +63,29 @@ class LoweredArtifact:
     kernels: dict = field(default_factory=dict)  # fused-op counts etc.
 
 
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class LoweringCheck:
+    """How the streaming export's verify part (a), lowering exactness, checks a bundle of this backend: the
+    bundle's logits against a PyTorch run of the very weights it stores.
+
+    stored_logits(sequences, progress): logits (S, V) at every position of each token sequence, computed in
+                  PyTorch from the weights the bundle stores.
+    exact_runner: the bundle run with arithmetic that reference reproduces, when the shipped kernels' is not
+                  (ONNX: MatMulNBits in float32); None: the shipped runner is compared as it is.
+    reference, runtime: what each side is, for the manifest.
+    tolerance: how close they must be, with the measurement behind it (verify/thresholds.py).
+    """
+
+    stored_logits: Callable[[list[np.ndarray], Progress | None], list[np.ndarray]]
+    exact_runner: Callable[[int | None], "Runner"] | None  # (threads) -> runner
+    reference: str
+    runtime: str
+    tolerance: "Tolerance"
+
+
 class Runner(Protocol):
     """Host runtime over a lowered model: batch 1, greedy-friendly."""
 
@@ -96,6 +121,19 @@ class Backend(Protocol):
               ) -> LoweredArtifact: ...
 
     def runner(self, bundle_dir: Path, io: dict, threads: int | None = None) -> Runner: ...
+
+    # Streaming export (big models, pipeline/stream_export.py): a backend that can build its bundle from a
+    # meta-device skeleton without holding the float model sets `streams` and implements the two methods below.
+    streams: bool = False
+
+    def lower_streamed(self, skel: "Skeleton", scheme: QuantScheme, out_dir: Path,
+                       progress: Progress | None = None) -> tuple[LoweredArtifact, LoweringCheck]:
+        """Lower from the skeleton's lazy weights, never all of them in float at once; with the check of (a)."""
+        raise NotImplementedError(f"the {self.name} backend does not stream")
+
+    def lowering_check(self, skel: "Skeleton", scheme: QuantScheme, bundle_dir: Path) -> LoweringCheck:
+        """The check of (a) for a bundle already written (`edgeslm verify` of a streamed bundle)."""
+        raise NotImplementedError(f"the {self.name} backend does not stream")
 
     def verify(self, bundle_dir: Path, io: dict, references: list[PromptReference], scheme: QuantScheme,
                make_decoder: Callable[[], EdgeDecoder], threads: int | None = None) -> tuple[VerifyMetrics, dict]:

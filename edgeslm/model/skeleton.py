@@ -7,6 +7,7 @@ computed here from the model's own rotary module, instantiated alone from the co
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -67,6 +68,14 @@ def skeleton(config, lazy_weights: dict, max_positions: int) -> Skeleton:
     if missing:  # an architecture entry that maps fewer tensors than its decoder holds is a bug here
         raise KeyError(f"no source for decoder tensors {sorted(missing)[:5]}")
     return Skeleton(decoder.eval(), values)
+
+
+def filled(module: torch.nn.Module, prefix: str, fetch: Callable[[str], torch.Tensor]) -> torch.nn.Module:
+    """A copy of a meta-device module (a skeleton's layer, or its shell) with its tensors loaded: each named
+    `prefix` + its state_dict name, from `fetch` (e.g. a skeleton's `values[name]()`)."""
+    real = copy.deepcopy(module)
+    real.load_state_dict({name: fetch(prefix + name) for name in real.state_dict()}, assign=True)
+    return real
 
 
 def _load(lazy, canonical: str) -> torch.Tensor:

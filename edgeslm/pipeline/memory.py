@@ -72,8 +72,12 @@ class Mode:
 
 def streaming_blocker(cfg, source) -> str | None:
     """Why this export cannot stream, or None."""
-    if cfg.format != "onnx":
-        return f"the {cfg.format} exporter needs the whole model in memory (only onnx streams)"
+    from edgeslm.backends import BACKENDS
+
+    if not BACKENDS.get(cfg.format).streams:
+        return f"the {cfg.format} exporter needs the whole float model in memory (onnx and executorch stream)"
+    if cfg.format == "executorch" and cfg.quant == "fp32":
+        return "an fp32 ExecuTorch program holds every float weight (it streams int4 and int8)"
     if source.kind not in ("hf_folder", "hub") or source.path is None or not any(source.path.glob("*.safetensors")):
         return "only safetensors checkpoints stream (GGUF and pickle sources load whole)"
     if cfg.adapter is not None:

@@ -2,10 +2,12 @@
 
 Stages as in pipeline/export.py, with the whole-model steps replaced:
   load    -> the checkpoint's headers only (lazy tensors) and a meta-device skeleton of the decoder;
-  lower   -> backends/onnx/stream.py: trace once, quantize and write node by node;
+  lower   -> the backend's `lower_streamed`: ONNX traces once, quantizes and writes node by node
+             (backends/onnx/stream.py); ExecuTorch quantizes layer by layer while loading, then lowers the
+             quantized model (backends/executorch/stream.py);
   verify  -> two parts, both from the same run of the bundle (its own greedy continuation of each prompt):
-             (a) lowering exactness: the bundle against a layer-by-layer PyTorch run of the very weights it
-                 stores (dequantized): must agree at any scale and any quant, random weights included;
+             (a) lowering exactness: the bundle against a PyTorch run of the very weights it stores (the
+                 backend's `LoweringCheck`): must agree at any scale and any quant, random weights included;
              (b) quantization drift: against a layer-by-layer run of the float checkpoint, judged by the
                  scheme's tolerance like every export.
 """
@@ -18,12 +20,8 @@ import numpy as np
 import torch
 
 from edgeslm.archs import ARCHS
-from edgeslm.backends.base import Fallback
-from edgeslm.backends.onnx.backend import onnx_artifact
-from edgeslm.backends.onnx.lower import io_layout
-from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
-from edgeslm.backends.onnx.stored_weights import StoredWeights
-from edgeslm.backends.onnx.stream import lower_streaming
+from edgeslm.backends import BACKENDS
+from edgeslm.backends.base import LoweringCheck, Runner
 from edgeslm.bundle.writer import staging_folder
 from edgeslm.model.skeleton import skeleton
 from edgeslm.sources.lazy_weights import canonical_lazy_weights
@@ -33,7 +31,7 @@ from edgeslm.verify.layerwise import layerwise_logits
 from edgeslm.verify.metrics import score, teacher_forced
 from edgeslm.verify.own_path import greedy_outputs, references_along
 from edgeslm.verify.prompts import VERIFY_PROMPTS
-from edgeslm.verify.thresholds import LOWERING_TOLERANCE, tolerance_for
+from edgeslm.verify.thresholds import tolerance_for
 
 
 def _load(resolved, cfg):
@@ -64,26 +62,27 @@ def run_stream_export(cfg, log, resolved):
         skel, tokenizer, generation_config, info = _load(resolved, cfg)
     spec = skel.spec
 
+    backend = BACKENDS.get(cfg.format)
     with staging_folder(cfg.output) as stage:
-        with log.stage("lower", f"{cfg.format} {scheme.name}, streamed weight by weight"):
-            proto, native, kernel_fallbacks = lower_streaming(
-                skel, scheme, stage, MODEL_FILE, lambda done, total: log.progress(done, total, "weights"))
-            native["streamed"] = True
-            artifact = onnx_artifact(proto, io_layout(skel.decoder), native,
-                                     [Fallback("attention rotary", why) for why in kernel_fallbacks.values()], scheme)
-            del proto
+        how, unit = (("weight by weight", "weights") if cfg.format == "onnx" else
+                     ("quantized layer by layer while loading", "layers"))
+        with log.stage("lower", f"{cfg.format} {scheme.name}, streamed {how}"):
+            artifact, check = backend.lower_streamed(skel, scheme, stage,
+                                                     lambda done, total: log.progress(done, total, unit))
         report_fallbacks(cfg, log, artifact.fallbacks)
 
         what = f"{len(VERIFY_PROMPTS)} prompts + {cfg.verify_decode_tokens} decode steps each, layer by layer"
         with log.stage("verify", what):
-            result = two_part_verify(skel, tokenizer, stage, scheme.name, cfg.verify_decode_tokens,
+            shipped = backend.runner(stage, artifact.io, cfg.threads)
+            result = two_part_verify(skel, tokenizer, shipped, check, scheme.name, cfg.verify_decode_tokens,
                                      resolved.max_positions, cfg.threads, log)
+            del check, shipped
         for part in ("lowering_exactness", "quantization_drift"):
             section, m = result.section[part], result.section[part]["metrics"]
             log.note(f"verify {part.replace('_', ' ')}: {'passed' if section['passed'] else 'FAILED'} "
                      f"(SQNR {m['sqnr_db']:.1f} dB, top-1 {m['prompt_top1']:.3f} / {m['decode_top1']:.3f})")
         outcome, metrics = result.outcome, result.metrics
-        verify_section = {"runtime": "host onnx", **result.section}
+        verify_section = {"runtime": f"host {backend.name}", **result.section}
         manifest = package(stage, cfg, log, resolved, tokenizer, generation_config, vars(info), spec, artifact,
                            outcome, metrics, verify_section)
         return conclude(stage, cfg, manifest, outcome, metrics, scheme)
@@ -96,49 +95,48 @@ class TwoPartResult:
     section: dict  # the manifest's verify entries for both parts
 
 
-def two_part_verify(skel, tokenizer, bundle, scheme: str, decode_tokens: int, max_positions: int,
-                    threads: int | None = None, log=None) -> TwoPartResult:
-    """(a) lowering exactness and (b) quantization drift, along one greedy run of the bundle.
+def two_part_verify(skel, tokenizer, shipped: Runner, check: LoweringCheck, scheme: str, decode_tokens: int,
+                    max_positions: int, threads: int | None = None, log=None) -> TwoPartResult:
+    """(a) lowering exactness and (b) quantization drift, along one greedy run of the bundle (`shipped`).
 
-    (b) scores the bundle as shipped against the float checkpoint. (a) runs the same graph and stored bytes
-    with float32 arithmetic in MatMulNBits (the shipped kernels quantize activations to int8 blocks, which is
-    runtime arithmetic, not lowering) against the dequantized stored weights in PyTorch: float tolerance,
-    at any scale, any quant, random weights included. How far the int8 activation blocks move the logits is
-    recorded beside it.
+    (b) scores the bundle as shipped against the float checkpoint. (a) compares the bundle with a PyTorch run of
+    the weights it stores (`check`, from the backend): run with `check.exact_runner` where the shipped kernels'
+    arithmetic is not what that reference reproduces (ONNX: int8 activation blocks in MatMulNBits, so (a) runs
+    float32 arithmetic and records how far the shipped arithmetic moves the logits beside it).
     """
     prompts = _prompt_ids(tokenizer, max_positions, decode_tokens)
-    own = greedy_outputs(OnnxRunner(bundle, threads), VERIFY_PROMPTS, prompts, decode_tokens)
-    exact_runner = OnnxRunner(bundle, threads, exact_arithmetic=True)
-    exact_runs = [teacher_forced(exact_runner, run) for run in own]
-    del exact_runner
+    own = greedy_outputs(shipped, VERIFY_PROMPTS, prompts, decode_tokens)
+    if check.exact_runner is not None:
+        exact_runner = check.exact_runner(threads)
+        exact_runs = [teacher_forced(exact_runner, run) for run in own]
+        del exact_runner
+    else:
+        exact_runs = own
     sequences = [np.concatenate([o.input_ids, o.continuation]) for o in own]
-    stored = StoredWeights(bundle / MODEL_FILE)
-
-    def stored_value(name: str) -> torch.Tensor:
-        return torch.from_numpy(stored.weight(name)) if name in stored else skel.values[name]()
 
     def progress(offset: int):
         return (lambda d, t: log.progress(offset * t + d, 2 * t, "layers")) if log else None
 
-    stored_refs = references_along(own, layerwise_logits(skel.decoder, stored_value, sequences, progress(0)))
-    exact, arithmetic = score(exact_runs, stored_refs), score(own, stored_refs)
+    stored_refs = references_along(own, check.stored_logits(sequences, progress(0)))
+    exact = score(exact_runs, stored_refs)
     drift = score(own, references_along(own, layerwise_logits(skel.decoder, lambda n: skel.values[n](), sequences,
                                                              progress(1))))
-    exact_verdict, drift_verdict = judge(exact, LOWERING_TOLERANCE), judge(drift, tolerance_for(scheme))
+    exact_verdict, drift_verdict = judge(exact, check.tolerance), judge(drift, tolerance_for(scheme))
     outcome = Verdict(exact_verdict.passed and drift_verdict.passed,
                       tuple(f"lowering exactness: {f}" for f in exact_verdict.failures) + drift_verdict.failures)
     section = {
         "continuation": "the bundle's own greedy tokens (streamed references run whole sequences)",
         "lowering_exactness": {"passed": exact_verdict.passed, "failures": list(exact_verdict.failures),
-                               "metrics": exact.to_dict(), "tolerance": vars(LOWERING_TOLERANCE),
-                               "reference": "layer-by-layer PyTorch run of the bundle's stored weights",
-                               "runtime": "the bundle's graph and bytes, MatMulNBits in float32 arithmetic"},
-        "runtime_arithmetic": {"metrics": arithmetic.to_dict(),
-                               "what": "the shipped kernels (int8 activation blocks) against the same reference"},
+                               "metrics": exact.to_dict(), "tolerance": vars(check.tolerance),
+                               "reference": check.reference, "runtime": check.runtime},
         "quantization_drift": {"passed": drift_verdict.passed, "failures": list(drift_verdict.failures),
                                "metrics": drift.to_dict(),
                                "reference": "layer-by-layer PyTorch run of the float checkpoint"},
     }
+    if check.exact_runner is not None:
+        section["runtime_arithmetic"] = {
+            "metrics": score(own, stored_refs).to_dict(),
+            "what": "the shipped kernels (int8 activation blocks) against the same reference"}
     return TwoPartResult(outcome, drift, section)
 
 
@@ -146,13 +144,18 @@ def reverify_streamed(manifest: dict, source_folder, bundle, decode: int, thread
     """`edgeslm verify` of a streamed bundle: the same two parts, streamed again from the source checkpoint."""
     from transformers import AutoConfig, AutoTokenizer
 
+    from edgeslm.quant import get_scheme
+
     config = AutoConfig.from_pretrained(source_folder)
     max_positions = manifest["generation"]["max_positions"]
     skel = skeleton(config, canonical_lazy_weights(ARCHS.get(config.model_type), config, source_folder),
                     max_positions)
     tokenizer = AutoTokenizer.from_pretrained(source_folder, trust_remote_code=False)
     scheme = manifest["quant"]["scheme"]["name"]
-    result = two_part_verify(skel, tokenizer, bundle, scheme, decode, max_positions, threads)
+    backend = BACKENDS.get(manifest["format"])
+    check = backend.lowering_check(skel, get_scheme(scheme), bundle)
+    result = two_part_verify(skel, tokenizer, backend.runner(bundle, manifest["io"], threads), check, scheme, decode,
+                             max_positions, threads)
     return {"passed": result.outcome.passed, "failures": list(result.outcome.failures),
             "metrics": result.metrics.to_dict(), "scheme": scheme,
             "lowering_exactness": result.section["lowering_exactness"]}

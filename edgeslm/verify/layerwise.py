@@ -13,20 +13,13 @@ prefill of its prefix: the prompt positions and a teacher-forced decode of the r
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
 
 from edgeslm.model.decoder import EdgeDecoder, ReferenceKernel
-
-
-def _filled(module: torch.nn.Module, prefix: str, fetch: Callable[[str], torch.Tensor]) -> torch.nn.Module:
-    """A copy of a meta-device module with its tensors (named `prefix` + state_dict name) loaded."""
-    filled = copy.deepcopy(module)
-    own = {name: fetch(prefix + name) for name in filled.state_dict()}
-    filled.load_state_dict(own, assign=True)
-    return filled
+from edgeslm.model.skeleton import filled
 
 
 def layerwise_logits(skeleton: EdgeDecoder, fetch: Callable[[str], torch.Tensor],
@@ -35,16 +28,26 @@ def layerwise_logits(skeleton: EdgeDecoder, fetch: Callable[[str], torch.Tensor]
     """Logits (S, V) at every position of each token sequence, holding one layer at a time."""
     shell = copy.deepcopy(skeleton)  # meta tensors: no memory
     shell.layers = torch.nn.ModuleList()
-    shell = _filled(shell, "", fetch)  # embedding, positions, final norm, head, rotary tables
+    shell = filled(shell, "", fetch)  # embedding, positions, final norm, head, rotary tables
+    layers = (filled(meta_layer, f"layers.{i}.", fetch) for i, meta_layer in enumerate(skeleton.layers))
+    return sequence_logits(shell, layers, len(skeleton.layers), sequences, progress)
+
+
+def sequence_logits(shell: EdgeDecoder, layers: Iterable[torch.nn.Module], depth: int, sequences: list[np.ndarray],
+                    progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+    """Every sequence through each layer in turn (reference attention, no cache), then the shell's head.
+
+    `shell` gives the embedding, rotary tables and head; `layers` may be built one at a time (a generator that
+    loads each from disk) or be a model's own, already in memory (a quantized model's layers)."""
     kernel = ReferenceKernel()
+    spec = shell.spec
     with torch.no_grad():
         states = [shell.embed_inputs(torch.as_tensor(seq, dtype=torch.long)[None], 0) for seq in sequences]
-        for i, meta_layer in enumerate(skeleton.layers):
-            layer = _filled(meta_layer, f"layers.{i}.", fetch)
+        for i, layer in enumerate(layers):
             cos, sin = shell.layer_tables(layer)
-            empty = torch.zeros(1, skeleton.spec.kv_heads, 0, skeleton.spec.head_dim)
+            empty = torch.zeros(1, spec.kv_heads, 0, spec.head_dim)
             states = [layer(x, empty, empty, None, cos, sin, kernel)[0] for x in states]
             del layer
             if progress:
-                progress(i + 1, len(skeleton.layers))
+                progress(i + 1, depth)
         return [shell.head(x)[0].float().numpy() for x in states]

@@ -52,3 +52,11 @@ def tolerance_for(scheme: str) -> Tolerance:
 # TinyLlama-1.1B's shape with random weights, int4, 106 dB, max |dlogit| 2.7e-5, top-1 1.000; one projection of
 # the tiny llama negated: far below (tests/test_streaming.py). 60 dB leaves room for deeper models' reassociation.
 LOWERING_TOLERANCE = Tolerance(None, 60.0, 0.99, 0.99, "float32 reassociation only")
+
+# Lowering exactness of an ExecuTorch program: the .pte as shipped against PyTorch running the quantized model it
+# was lowered from. XNNPACK's QD8 kernels quantize activations to int8 per token themselves and have no float
+# mode; torchao emulates that rounding in PyTorch, but not bit for bit (its scale and zero-point arithmetic differ
+# in the last bit, so a few activations land one int8 step apart). Measured: tiny test llama int4 41.0 dB, max
+# |dlogit| 5.7e-3, top-1 1.000; the bound sits well below it and far above a lowering bug (a wrong weight: < 10 dB).
+EXECUTORCH_LOWERING_TOLERANCE = Tolerance(None, 25.0, 0.90, 0.90,
+                                          "int8 activation rounding: XNNPACK's against torchao's emulation")

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeslm.backends.base import Backend, Fallback, LowerContext, LoweredArtifact, ProfileRun, Support
+from edgeslm.backends.base import (Backend, Fallback, LowerContext, LoweredArtifact, LoweringCheck, ProfileRun,
+                                   Progress, Support)
 from edgeslm.backends.executorch.runner import MODEL_FILE, ExecuTorchRunner
 from edgeslm.quant import QuantScheme
 
 if TYPE_CHECKING:
     from edgeslm.model.decoder import EdgeDecoder
+    from edgeslm.model.skeleton import Skeleton
 
 SUPPORTED_QUANT = ("fp32", "int8", "int4")
 
@@ -45,6 +47,36 @@ _WHY_PORTABLE.update({op: "position arithmetic on the runtime start position (th
 _WHY_PORTABLE["native_layer_norm"] = "XNNPACK has no LayerNorm kernel in this ExecuTorch version"
 
 
+def _lowered(model: "EdgeDecoder", max_len: int, native: dict, fallbacks: list[Fallback], out_dir: Path
+             ) -> LoweredArtifact:
+    from edgeslm.backends.executorch.lower import io_layout, lower_to_pte, runner_metadata
+
+    metadata = runner_metadata(model, max_len)
+    report = lower_to_pte(model, model, max_len, out_dir / MODEL_FILE, metadata)
+    native = {**native, "lowering_seconds": {k: round(v, 2) for k, v in report.seconds.items()}}
+    return LoweredArtifact(
+        files=[MODEL_FILE], io=io_layout(model, max_len), quant=native, fallbacks=fallbacks + _fallbacks(report),
+        kernels={"fused_attention": report.custom_sdpa, "delegate": "XnnpackBackend",
+                 "delegated_subgraphs": report.delegates, "delegated_ops": report.delegated,
+                 "portable_ops": report.portable, "runner_constant_methods": metadata})
+
+
+def _check(quantized: "EdgeDecoder") -> LoweringCheck:
+    """The .pte as shipped against the quantized model it was lowered from, run in PyTorch over whole sequences:
+    the same int4/int8 weights, and torchao's emulation of the int8 dynamic activations XNNPACK's QD8 kernels
+    compute (there is no float-arithmetic mode of those kernels to run instead)."""
+    from edgeslm.verify.layerwise import sequence_logits
+    from edgeslm.verify.thresholds import EXECUTORCH_LOWERING_TOLERANCE
+
+    def stored_logits(sequences, progress=None):
+        return sequence_logits(quantized, quantized.layers, len(quantized.layers), sequences, progress)
+
+    return LoweringCheck(stored_logits, None,
+                         reference="PyTorch run of the quantized model the program was lowered from (torchao)",
+                         runtime="the .pte as shipped (XNNPACK QD8 kernels)",
+                         tolerance=EXECUTORCH_LOWERING_TOLERANCE)
+
+
 class ExecuTorchBackend(Backend):
     name = "executorch"
     extension = ".pte"
@@ -59,20 +91,28 @@ class ExecuTorchBackend(Backend):
 
     def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: LowerContext
               ) -> LoweredArtifact:
-        from edgeslm.backends.executorch.lower import io_layout, lower_to_pte, runner_metadata
         from edgeslm.backends.executorch.quantize import quantize
 
-        max_len = decoder.spec.max_positions
         model, native, fallbacks = quantize(decoder, scheme, context.gguf_path)
-        metadata = runner_metadata(decoder, max_len)
-        report = lower_to_pte(model, decoder, max_len, out_dir / MODEL_FILE, metadata)
-        fallbacks += _fallbacks(report)
-        native = {**native, "lowering_seconds": {k: round(v, 2) for k, v in report.seconds.items()}}
-        return LoweredArtifact(
-            files=[MODEL_FILE], io=io_layout(decoder, max_len), quant=native, fallbacks=fallbacks,
-            kernels={"fused_attention": report.custom_sdpa, "delegate": "XnnpackBackend",
-                     "delegated_subgraphs": report.delegates, "delegated_ops": report.delegated,
-                     "portable_ops": report.portable, "runner_constant_methods": metadata})
+        return _lowered(model, decoder.spec.max_positions, native, fallbacks, out_dir)
+
+    streams = True
+
+    def lower_streamed(self, skel: "Skeleton", scheme: QuantScheme, out_dir: Path,
+                       progress: Progress | None = None) -> tuple[LoweredArtifact, LoweringCheck]:
+        """Quantize layer by layer while loading (backends/executorch/stream.py), then lower the quantized model
+        whole; it stays in memory as the reference of (a)."""
+        from edgeslm.backends.executorch.stream import quantized_from_skeleton
+
+        model, native, fallbacks = quantized_from_skeleton(skel, scheme, progress)
+        native["streamed"] = True
+        return _lowered(model, skel.spec.max_positions, native, fallbacks, out_dir), _check(model)
+
+    def lowering_check(self, skel: "Skeleton", scheme: QuantScheme, bundle_dir: Path) -> LoweringCheck:
+        """Re-quantizes the source layer by layer (deterministic: the weights the bundle was built from)."""
+        from edgeslm.backends.executorch.stream import quantized_from_skeleton
+
+        return _check(quantized_from_skeleton(skel, scheme)[0])
 
     def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> ExecuTorchRunner:
         max_len = (io or {}).get("max_positions")

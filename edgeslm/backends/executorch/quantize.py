@@ -52,9 +52,6 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
     model = for_xnnpack(decoder)
     if scheme.is_float:
         return model, {"quantizer": "none", "weights": "float32"}, []
-    from torchao.quantization import quantize_
-
-    group = scheme.group_size or 32
     skipped: list[Fallback] = []
     plan = None
     carry_fallbacks: list[Fallback] = []
@@ -66,30 +63,56 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
 
         plan = plan_carry(model, gguf_path)
 
-    def wanted(module: nn.Module, fqn: str) -> bool:
-        if not isinstance(module, nn.Linear):
-            return False
-        if plan is not None and fqn in plan.eight_bit:
-            return False  # 8-bit GGUF source: quantized 8-bit per channel below, not re-rounded to 4 bits
-        # A 4-bit group must divide the input features; a layer that cannot be grouped stays float.
-        if scheme.name == "int4" and module.in_features % group:
-            skipped.append(Fallback(f"linear {fqn}", f"in_features {module.in_features} is not a multiple of "
-                                    f"the group size {group}; left in float32"))
-            return False
-        return True
-
     carried: dict[str, str] = {}
     with torch.no_grad():
-        quantize_(model, linear_config(scheme), filter_fn=wanted)
+        quantize_linears(model, scheme, skipped, keep=plan.eight_bit if plan is not None else ())
         if plan is not None:
             from edgeslm.backends.executorch.gguf_carry import apply_carry
 
             if plan.eight_bit:
-                quantize_(model, linear_config(get_scheme("int8")),
-                          filter_fn=lambda m, fqn: isinstance(m, nn.Linear) and fqn in plan.eight_bit)
+                _quantize(model, get_scheme("int8"), lambda m, fqn: isinstance(m, nn.Linear) and fqn in plan.eight_bit)
             carried = apply_carry(model, plan, decoder.spec.heads, decoder.spec.kv_heads)
             carry_fallbacks += [Fallback(f"linear {n}", f"GGUF block not carried over ({why}); re-quantized from "
                                          "the dequantized weights") for n, why in plan.left_over.items()]
+    native, fallbacks = finish_quantized(model, scheme, skipped)
+    if plan is not None:
+        native["gguf_carry_over"] = {
+            "carried_int4": len(carried), "eight_bit_per_channel": dict(sorted(plan.eight_bit.items())),
+            "left_over": len(plan.left_over), "by_type": dict(Counter(carried.values())),
+            "note": "GGUF Q4_0/Q4_1 blocks moved bit for bit into torchao int4 weights (Q4_1's block offsets as an "
+                    "exact float side path); 8-bit GGUF tensors and the lm_head at 8 bits per channel"}
+    return model, native, fallbacks + carry_fallbacks
+
+
+def _quantize(module: nn.Module, scheme: QuantScheme, filter_fn) -> None:
+    from torchao.quantization import quantize_
+
+    quantize_(module, linear_config(scheme), filter_fn=filter_fn)
+
+
+def quantize_linears(module: nn.Module, scheme: QuantScheme, skipped: list[Fallback], prefix: str = "",
+                     keep=()) -> None:
+    """The scheme's torchao config on every nn.Linear of `module` (the whole model, or one layer of a streamed
+    export: `prefix` names it in fallbacks), except those in `keep` (fqn) and those a 4-bit group cannot tile,
+    which stay float and are appended to `skipped`."""
+    group = scheme.group_size or 32
+
+    def wanted(linear: nn.Module, fqn: str) -> bool:
+        if not isinstance(linear, nn.Linear) or fqn in keep:
+            return False
+        if scheme.name == "int4" and linear.in_features % group:
+            skipped.append(Fallback(f"linear {prefix}{fqn}", f"in_features {linear.in_features} is not a multiple "
+                                    f"of the group size {group}; left in float32"))
+            return False
+        return True
+
+    with torch.no_grad():
+        _quantize(module, scheme, wanted)
+
+
+def finish_quantized(model: nn.Module, scheme: QuantScheme, skipped: list[Fallback]) -> tuple[dict, list[Fallback]]:
+    """The embedding tables (after the linears), the manifest's native record and the fallbacks."""
+    group = scheme.group_size or 32
     tables = _quantize_embeddings(model)
     native = {
         "quantizer": "torchao.quantize_ + executorch EmbeddingQuantHandler",
@@ -101,18 +124,12 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
                       "tables": tables},
         "note": "verify's distance to the fp32 reference is the quantization error of this scheme",
     }
-    if plan is not None:
-        native["gguf_carry_over"] = {
-            "carried_int4": len(carried), "eight_bit_per_channel": dict(sorted(plan.eight_bit.items())),
-            "left_over": len(plan.left_over), "by_type": dict(Counter(carried.values())),
-            "note": "GGUF Q4_0/Q4_1 blocks moved bit for bit into torchao int4 weights (Q4_1's block offsets as an "
-                    "exact float side path); 8-bit GGUF tensors and the lm_head at 8 bits per channel"}
-    fallbacks = list(skipped) + carry_fallbacks
+    fallbacks = list(skipped)
     if scheme.weight_bits < EMBED_BITS:
         fallbacks.append(Fallback("embedding tables", f"{EMBED_BITS}-bit (scheme {scheme.name} asks "
                                   f"{scheme.weight_bits}-bit): ExecuTorch's embedding_4bit has no XNNPACK kernel and "
                                   "the table is read one row per token, so 8-bit costs size, not speed"))
-    return model, native, fallbacks
+    return native, fallbacks
 
 
 def _quantize_embeddings(model: nn.Module) -> list[str]:

@@ -22,12 +22,12 @@ from edgeslm.model.decoder import EdgeDecoder, Norm, Proj
 
 def _to_linear(proj: Proj) -> nn.Linear:
     fan_in, fan_out = proj.weight_t.shape
-    linear = nn.Linear(fan_in, fan_out, bias=proj.bias is not None)
-    with torch.no_grad():
-        linear.weight.copy_(proj.weight_t.t())
-        if proj.bias is not None:
-            linear.bias.copy_(proj.bias)
-    return linear.requires_grad_(False)
+    with torch.device("meta"):  # no random init of a weight replaced at once (a 262k-row head: seconds)
+        linear = nn.Linear(fan_in, fan_out, bias=proj.bias is not None)
+    linear.weight = nn.Parameter(proj.weight_t.detach().t().contiguous(), requires_grad=False)
+    if proj.bias is not None:
+        linear.bias = nn.Parameter(proj.bias.detach().clone(), requires_grad=False)
+    return linear
 
 
 class MatmulRMSNorm(nn.Module):
@@ -51,11 +51,15 @@ class MatmulRMSNorm(nn.Module):
 
 def for_xnnpack(decoder: EdgeDecoder) -> EdgeDecoder:
     """A deep copy with every Proj as nn.Linear and every RMSNorm as MatmulRMSNorm."""
-    model = copy.deepcopy(decoder)
-    for parent in list(model.modules()):
+    return rewrite_in_place(copy.deepcopy(decoder))
+
+
+def rewrite_in_place(module: nn.Module) -> nn.Module:
+    """The same rewrite on a module edgeslm owns (a copy, or one layer of a streamed export); returns it."""
+    for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, Proj):
                 setattr(parent, name, _to_linear(child))
             elif isinstance(child, Norm) and child.kind == "rms":
                 setattr(parent, name, MatmulRMSNorm(child))
-    return model
+    return module

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import onnx
 
-from edgeslm.backends.base import Backend, Fallback, LowerContext, LoweredArtifact, ProfileRun, Support
+from edgeslm.backends.base import (Backend, Fallback, LowerContext, LoweredArtifact, LoweringCheck, ProfileRun,
+                                   Progress, Support)
 from edgeslm.backends.onnx.runner import MODEL_FILE, OnnxRunner
 from edgeslm.backends.onnx.tied_tables import share_tied_tables
 from edgeslm.quant import QuantScheme
@@ -15,6 +16,7 @@ from edgeslm.sources.gguf_blocks import CARRY_SCHEMES, grid_not_carried
 
 if TYPE_CHECKING:  # lowering needs torch; running a bundle must not import it
     from edgeslm.model.decoder import EdgeDecoder
+    from edgeslm.model.skeleton import Skeleton
 
 SUPPORTED_QUANT = ("fp32", "int8", "int4")
 
@@ -123,6 +125,43 @@ class OnnxBackend(Backend):
         onnx.save_model(model, out_dir / MODEL_FILE, save_as_external_data=True, all_tensors_to_one_file=True,
                         location=MODEL_FILE + ".data", size_threshold=1024)
         return onnx_artifact(model, io_layout(decoder), native, fallbacks, scheme)
+
+    streams = True
+
+    def lower_streamed(self, skel: "Skeleton", scheme: QuantScheme, out_dir: Path,
+                       progress: Progress | None = None) -> tuple[LoweredArtifact, LoweringCheck]:
+        """Trace the skeleton once, quantize and write weight by weight (backends/onnx/stream.py)."""
+        from edgeslm.backends.onnx.lower import io_layout
+        from edgeslm.backends.onnx.stream import lower_streaming
+
+        proto, native, kernel_fallbacks = lower_streaming(skel, scheme, out_dir, MODEL_FILE, progress)
+        native["streamed"] = True
+        artifact = onnx_artifact(proto, io_layout(skel.decoder), native,
+                                 [Fallback("attention rotary", why) for why in kernel_fallbacks.values()], scheme)
+        return artifact, self.lowering_check(skel, scheme, out_dir)
+
+    def lowering_check(self, skel: "Skeleton", scheme: QuantScheme, bundle_dir: Path) -> LoweringCheck:
+        """The bundle's graph and bytes with float32 arithmetic in MatMulNBits (the shipped kernels quantize
+        activations to int8 blocks: runtime arithmetic, not lowering) against the stored weights, dequantized
+        (backends/onnx/stored_weights.py), run layer by layer in PyTorch."""
+        from edgeslm.backends.onnx.stored_weights import StoredWeights
+        from edgeslm.verify.layerwise import layerwise_logits
+        from edgeslm.verify.thresholds import LOWERING_TOLERANCE
+
+        def stored_logits(sequences, progress=None):
+            import torch
+
+            stored = StoredWeights(bundle_dir / MODEL_FILE)
+
+            def value(name: str):
+                return torch.from_numpy(stored.weight(name)) if name in stored else skel.values[name]()
+
+            return layerwise_logits(skel.decoder, value, sequences, progress)
+
+        return LoweringCheck(stored_logits, lambda threads: OnnxRunner(bundle_dir, threads, exact_arithmetic=True),
+                             reference="layer-by-layer PyTorch run of the bundle's stored weights",
+                             runtime="the bundle's graph and bytes, MatMulNBits in float32 arithmetic",
+                             tolerance=LOWERING_TOLERANCE)
 
     def package(self, out_dir: Path, spec, generation: dict) -> list[str]:
         """Runtime configs beside the model: genai_config.json, so onnxruntime-genai loads the bundle as is."""

@@ -1,0 +1,56 @@
+"""The ExecuTorch side of a streaming export: the quantized model built one decoder layer at a time.
+
+ExecuTorch lowers one whole program (torch.export, XNNPACK partitioning, serialization), so every weight is
+in memory when it lowers; what a big model cannot afford is the float copy of all of them (plus the adapted
+copy and the HF model: ~13 bytes per parameter in memory). Here each layer is read from the lazy checkpoint,
+rewritten for XNNPACK and quantized before the next is read: the float weights of one layer at a time, and
+the quantized model (int4 weights held unpacked as int8 by torchao, ~1.1 bytes per parameter) is what
+lowers. Same modules, same quantizer, same order as the in-memory path (backends/executorch/quantize.py):
+a model that fits gives the same program either way (tests/test_streaming_executorch.py).
+
+The quantized model stays in memory after lowering: it is the reference of the lowering-exactness check
+(the bundle against a PyTorch run of the very weights it stores, int8 activation rounding emulated by torchao).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import torch
+from torch import nn
+
+from edgeslm.backends.base import Fallback
+from edgeslm.backends.executorch.quantize import finish_quantized, quantize_linears
+from edgeslm.backends.executorch.rewrite import rewrite_in_place
+from edgeslm.errors import UnsupportedError
+from edgeslm.model.decoder import EdgeDecoder
+from edgeslm.model.skeleton import Skeleton, filled
+from edgeslm.quant import QuantScheme
+
+
+def quantized_from_skeleton(skel: Skeleton, scheme: QuantScheme,
+                            progress: Callable[[int, int], None] | None = None
+                            ) -> tuple[EdgeDecoder, dict, list[Fallback]]:
+    """(the quantized model to lower, the manifest's native record, fallbacks), one float layer at a time."""
+    if scheme.is_float:
+        raise UnsupportedError("a streamed ExecuTorch export quantizes while it loads; fp32 holds every float weight",
+                               hint="Use --quant int4 or int8, or --no-stream on a host with the memory for fp32.")
+
+    def fetch(name: str) -> torch.Tensor:
+        return skel.values[name]()
+
+    shell = copy.deepcopy(skel.decoder)  # meta tensors: no memory
+    shell.layers = nn.ModuleList()
+    model = rewrite_in_place(filled(shell, "", fetch))  # embedding, positions, final norm, head, rotary tables
+    skipped: list[Fallback] = []
+    quantize_linears(model, scheme, skipped)  # the head (the layers list is still empty)
+    depth = len(skel.decoder.layers)
+    for i, meta_layer in enumerate(skel.decoder.layers):
+        layer = rewrite_in_place(filled(meta_layer, f"layers.{i}.", fetch))
+        quantize_linears(layer, scheme, skipped, prefix=f"layers.{i}.")
+        model.layers.append(layer)
+        if progress:
+            progress(i + 1, depth)
+    native, fallbacks = finish_quantized(model, scheme, skipped)
+    return model.eval(), native, fallbacks
