@@ -7,25 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from edgeslm.cli.main import cli, main  # noqa: F401  (main registers the commands)
+from cli_runner import edgeslm
 from edgeslm.errors import UnsupportedError, UserError
 
 USER, UNSUPPORTED, VERIFY = UserError.exit_code, UnsupportedError.exit_code, 4
-
-
-def _commands():
-    from edgeslm.cli import export_cmd, list_cmd, plan_cmd, profile_cmd, report_cmd, run_cmd, verify_cmd
-    for module in (export_cmd, run_cmd, verify_cmd, profile_cmd, report_cmd, plan_cmd, list_cmd):
-        if module.command.name not in cli.commands:
-            cli.add_command(module.command)
-
-
-def edgeslm(*args, env=None):
-    _commands()
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-    return result
 
 
 def assert_error(result, code, *needles):
@@ -103,6 +88,7 @@ def test_unsupported_architecture_lists_supported(tmp_path):
     (["--target", "andriod"], USER, "Did you mean 'android'"),
     (["--format", "onxx"], USER, "Did you mean 'onnx'"),
     (["--quant", "int3"], USER, "unknown quant scheme"),
+    (["--verify-tokens", "257"], USER, "--verify-tokens must be between 0 and 256"),
     (["--quant", "fp16"], UNSUPPORTED, "not available for --format onnx"),
     (["--target", "linux", "--format", "coreml"], UNSUPPORTED, "does not run the coreml format"),
 ], ids=["target", "format", "quant", "quant-for-format", "format-for-target"])

@@ -11,7 +11,8 @@ import pytest
 from onnx import numpy_helper
 
 from edgeslm.bundle.manifest import sha256
-from test_cli_bad_input import VERIFY, edgeslm
+from cli_runner import edgeslm
+from test_cli_bad_input import VERIFY
 
 N = "4"  # questions per set: 16 in all, seconds on a tiny model
 
@@ -80,15 +81,6 @@ def test_a_drifted_bundle_fails_the_clinical_gate_naming_the_flipped_questions(c
     assert "(95% CI" in flips[0]
 
 
-def _compare(*args):
-    from edgeslm.cli import compare_cmd
-    from test_cli_bad_input import cli
-
-    if "compare" not in cli.commands:
-        cli.add_command(compare_cmd.command)
-    return edgeslm(*args)
-
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -96,7 +88,7 @@ def test_compare_renders_the_parity_matrix(clinical_bundle, tmp_path):
     out, _ = clinical_bundle
     _perturb(out, tmp_path / "drifted", 1.0)
     page = tmp_path / "parity.html"
-    result = _compare("--json", "compare", str(out), str(tmp_path / "drifted"), "--clinical-n", N,
+    result = edgeslm("--json", "compare", str(out), str(tmp_path / "drifted"), "--clinical-n", N,
                       "--html", str(page))
     assert result.exit_code == 0, result.output
     # progress bars share the CliRunner's output; the JSON document starts at its own key
@@ -119,13 +111,13 @@ def test_compare_renders_the_parity_matrix(clinical_bundle, tmp_path):
             capture_output=True, text=True, timeout=120).stdout
         assert 'data-rendered="9"' in dom, dom[:500]
 
-    text = _compare("compare", str(out), str(tmp_path / "drifted"), "--clinical-n", "1")
+    text = edgeslm("compare", str(out), str(tmp_path / "drifted"), "--clinical-n", "1")
     assert text.exit_code == 0 and "pairwise answer agreement" in text.output and "onnx fp32" in text.output
 
 
 def test_compare_refuses_bundles_of_different_sources(clinical_bundle, exported):
     out, _ = clinical_bundle
-    result = _compare("compare", str(out), str(exported("llama", "fp32").bundle))
+    result = edgeslm("compare", str(out), str(exported("llama", "fp32").bundle))
     assert result.exit_code == 2 and "not exported from one source" in result.output
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from edgeslm.cli.main import cli
+from cli_runner import edgeslm
 from edgeslm.plan import make_plan
 from edgeslm.targets import get_target
 
@@ -46,12 +45,7 @@ def test_ram_classes_are_ordered():
 
 
 def test_plan_cli_names_the_phone():
-    from edgeslm.cli import plan_cmd
-
-    if plan_cmd.command.name not in cli.commands:
-        cli.add_command(plan_cmd.command)
-    result = CliRunner().invoke(cli, ["--json", "plan", "--model", "medmobile", "--target", "android-12gb"],
-                                catch_exceptions=False)
+    result = edgeslm("--json", "plan", "--model", "medmobile", "--target", "android-12gb")
     plan = json.loads(result.stdout)
     plan = plan.get("plan", plan)
     assert any(r["format"] == "onnx" and r["quant"] == "int4" and r["fits"] for r in plan["rows"])

@@ -3,23 +3,15 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from edgeslm.catalog import get_entry
-from edgeslm.cli.main import cli
+from cli_runner import edgeslm
 from edgeslm.errors import UserError
 from edgeslm.fit import MIB, ModelFacts, check_fit, estimate
 from edgeslm.plan import (DECODE_BANDWIDTH_EFFICIENCY, ENERGY_LABEL, ENERGY_METHOD, STATUS_NOT_BUILT, STATUS_OK,
                           decode_bytes_per_token, make_plan, plan_facts, prefill_flops)
 from edgeslm.quant import get_scheme
 from edgeslm.targets import get_target
-
-
-def edgeslm(*args):
-    from edgeslm.cli import plan_cmd
-    if plan_cmd.command.name not in cli.commands:
-        cli.add_command(plan_cmd.command)
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

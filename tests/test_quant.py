@@ -52,14 +52,9 @@ def test_manifest_records_the_deviation():
 def test_list_quant_shows_one_row_per_distinct_runtime():
     import json
 
-    from click.testing import CliRunner
+    from cli_runner import edgeslm
 
-    from edgeslm.cli import list_cmd
-    from edgeslm.cli.main import cli
-
-    if list_cmd.command.name not in cli.commands:
-        cli.add_command(list_cmd.command)
-    rows = json.loads(CliRunner().invoke(cli, ["--json", "list", "quant"], catch_exceptions=False).stdout)
+    rows = json.loads(edgeslm("--json", "list", "quant").stdout)
     int4 = [r for r in rows if r["scheme"] == "int4"]
     assert sorted(r["formats"] for r in int4) == ["coreml", "executorch", "onnx"]
     fp32 = [r for r in rows if r["scheme"] == "fp32"]

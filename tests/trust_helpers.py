@@ -7,18 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from edgeslm.cli.main import all_commands, cli
+from cli_runner import edgeslm  # noqa: F401  (the trust suite imports it from here)
 
 USER, VERIFY, ENVIRONMENT = 2, 4, 5
-
-
-def edgeslm(*args, env=None):
-    for command in all_commands():
-        if command.name not in cli.commands:
-            cli.add_command(command)
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
 
 
 def assert_error(result, code, *needles):

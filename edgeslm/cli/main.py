@@ -79,9 +79,16 @@ def cli(ctx, debug: bool, as_json: bool):
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
-    for command in all_commands():
-        cli.add_command(command)
+    register_commands()
     cli(prog_name="edgeslm")
+
+
+def register_commands() -> click.Group:
+    """The group with every command on it (idempotent): what `main` runs, and what tests invoke in-process."""
+    for command in all_commands():
+        if command.name not in cli.commands:
+            cli.add_command(command)
+    return cli
 
 
 def all_commands() -> list:

@@ -12,6 +12,9 @@ from edgeslm.targets import KNOWN_FORMATS, get_target
 
 DEFAULT_MAX_SEQ_LEN = 2048
 DEFAULT_DECODE_TOKENS = 16
+# The most decode steps verify runs per prompt: an export's bundle must be re-verifiable (verify/rerun.py reads
+# the same bound from a manifest it does not trust).
+MAX_DECODE_TOKENS = 256
 MIN_MAX_SEQ_LEN = 16  # the shortest context a bundle serves (plan checks the same bound)
 
 
@@ -57,8 +60,9 @@ class ExportConfig:
         if self.max_seq_len < MIN_MAX_SEQ_LEN:
             raise UserError(f"--max-seq-len must be at least {MIN_MAX_SEQ_LEN}, got {self.max_seq_len}",
                             hint="It is the longest prompt + answer the bundle serves, e.g. --max-seq-len 2048.")
-        if self.verify_decode_tokens < 0:
-            raise UserError(f"--verify-tokens must be >= 0, got {self.verify_decode_tokens}")
+        if not 0 <= self.verify_decode_tokens <= MAX_DECODE_TOKENS:
+            raise UserError(f"--verify-tokens must be between 0 and {MAX_DECODE_TOKENS}, got "
+                            f"{self.verify_decode_tokens}")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads must be >= 1, got {self.threads}")
         if self.clinical_n is not None and self.clinical_n < 1:

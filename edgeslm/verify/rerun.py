@@ -14,6 +14,7 @@ from pathlib import Path
 from edgeslm.bundle.manifest import field, sha256
 from edgeslm.bundle.reader import checked_manifest
 from edgeslm.errors import UnsupportedError, UserError
+from edgeslm.pipeline.config import MAX_DECODE_TOKENS
 from edgeslm.quant import get_scheme
 from edgeslm.sources.load import load_config, load_model
 from edgeslm.sources.resolve import ResolvedSource, resolve
@@ -21,7 +22,6 @@ from edgeslm.verify.check import Verdict, judge
 from edgeslm.verify.reference import record_reference
 from edgeslm.verify.thresholds import tolerance_for
 
-MAX_DECODE_TOKENS = 256
 
 
 @dataclass(frozen=True)
