@@ -91,7 +91,7 @@ def test_unsupported_architecture_lists_supported(tmp_path):
     (["--verify-tokens", "257"], USER, "--verify-tokens must be between 0 and 256"),
     (["--quant", "fp16"], UNSUPPORTED, "not available for --format onnx"),
     (["--target", "linux", "--format", "coreml"], UNSUPPORTED, "does not run the coreml format"),
-], ids=["target", "format", "quant", "quant-for-format", "format-for-target"])
+], ids=["target", "format", "quant", "verify-tokens", "quant-for-format", "format-for-target"])
 def test_unknown_or_unsupported_names(tmp_path, args, code, needle):
     assert_error(edgeslm("export", *args, "-o", str(tmp_path / "o")), code, needle)
 
