@@ -62,7 +62,9 @@ class ExportConfig:
                             hint="It is the longest prompt + answer the bundle serves, e.g. --max-seq-len 2048.")
         if not 0 <= self.verify_decode_tokens <= MAX_DECODE_TOKENS:
             raise UserError(f"--verify-tokens must be between 0 and {MAX_DECODE_TOKENS}, got "
-                            f"{self.verify_decode_tokens}")
+                            f"{self.verify_decode_tokens}",
+                            hint=f"The default ({DEFAULT_DECODE_TOKENS}) checks the KV-cache path; more steps add "
+                                 "time, not coverage. `edgeslm verify` re-runs the bundle with the same count.")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads must be >= 1, got {self.threads}")
         if self.clinical_n is not None and self.clinical_n < 1:
