@@ -27,7 +27,7 @@ from edgeslm.quant import get_scheme
 from edgeslm.sources.load import load_config, load_model, prepare_folder
 from edgeslm.sources.resolve import resolve
 from edgeslm.targets import get_target
-from edgeslm.verify.check import Verdict, judge
+from edgeslm.verify.check import Verdict, backend_verdict
 from edgeslm.verify.prompts import VERIFY_PROMPTS
 from edgeslm.verify.reference import record_reference
 from edgeslm.verify.thresholds import tolerance_for
@@ -82,10 +82,7 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
             # The backend's host runner by default; a backend whose runtime may be absent on this host (Core ML
             # off macOS) runs every check it can here, the runtime where it exists, and says which need another host.
             metrics, checks = backend.verify(stage, artifact.io, references, scheme, lambda: decoder, cfg.threads)
-            tol = tolerance_for(scheme.name)
-            outcome = judge(metrics, tol)
-            if checks.get("failures"):
-                outcome = Verdict(False, outcome.failures + tuple(checks["failures"]))
+            outcome, verify_section = backend_verdict(metrics, checks, scheme.name)
         # The clinical gate (--clinical): its failures join the verdict, its figures the manifest.
         clinical = clinical_stage(cfg, log, stage, artifact, loaded, decoder, scheme.name, max_positions)
         if clinical and not clinical["passed"]:
@@ -95,9 +92,6 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         for check in checks.get("not_run", []):
             log.note(f"verify check {check['name']} not run: {check['reason']}")
 
-        verify_section = {"runtime": checks["runtime"],
-                          **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]}
-                             if "run" in checks else {})}
         manifest = package(stage, cfg, log, resolved, loaded.tokenizer, loaded.model.generation_config, vars(loaded.source), decoder.spec,
                            artifact, outcome, metrics, verify_section, clinical)
         return conclude(stage, cfg, manifest, outcome, metrics, scheme)

@@ -29,3 +29,16 @@ def judge(metrics: VerifyMetrics, tol: Tolerance) -> Verdict:
     if metrics.decode_top1 < tol.min_decode_top1:
         failures.append(f"decode top-1 agreement {metrics.decode_top1:.3f} < {tol.min_decode_top1:g}")
     return Verdict(not failures, tuple(failures))
+
+
+def backend_verdict(metrics: VerifyMetrics, checks: dict, scheme: str) -> tuple[Verdict, dict]:
+    """What `Backend.verify` returned, judged: its metrics against the scheme's tolerance plus any of its checks
+    that failed; and the record of what ran (the manifest's verify entries at export, `edgeslm verify`'s)."""
+    from edgeslm.verify.thresholds import tolerance_for
+
+    verdict = judge(metrics, tolerance_for(scheme))
+    if checks.get("failures"):
+        verdict = Verdict(False, verdict.failures + tuple(checks["failures"]))
+    record = {"runtime": checks["runtime"],
+              **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]} if "run" in checks else {})}
+    return verdict, record

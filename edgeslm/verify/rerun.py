@@ -18,9 +18,8 @@ from edgeslm.pipeline.config import MAX_DECODE_TOKENS
 from edgeslm.quant import get_scheme
 from edgeslm.sources.load import load_config, load_model
 from edgeslm.sources.resolve import ResolvedSource, resolve
-from edgeslm.verify.check import Verdict, judge
+from edgeslm.verify.check import backend_verdict
 from edgeslm.verify.reference import record_reference
-from edgeslm.verify.thresholds import tolerance_for
 
 
 
@@ -127,12 +126,9 @@ def reverify(bundle: Path, opts: VerifyOptions = VerifyOptions()) -> dict:
         return adapt(loaded.model, max_positions)
 
     metrics, checks = backend.verify(bundle, manifest.get("io"), refs, scheme, make_decoder, opts.threads)
-    verdict = judge(metrics, tolerance_for(scheme.name))
-    if checks.get("failures"):
-        verdict = Verdict(False, verdict.failures + tuple(checks["failures"]))
+    verdict, record = backend_verdict(metrics, checks, scheme.name)
     result = {"passed": verdict.passed, "failures": list(verdict.failures), "metrics": metrics.to_dict(),
-              "scheme": scheme.name, "runtime": checks["runtime"],
-              **({"checks_run": checks["run"], "checks_not_run": checks["not_run"]} if "run" in checks else {})}
+              "scheme": scheme.name, **record}
     if opts.clinical_n is not None:
         from edgeslm.clinical.rerun import clinical_rerun
 
