@@ -157,3 +157,15 @@ def test_parse_memory(text, value):
 def test_parse_memory_rejects_nonsense(bad):
     with pytest.raises(UserError):
         parse_memory(bad)
+
+
+def test_host_forecast_streams_the_formats_that_stream():
+    from edgeslm.pipeline.memory import GB, STREAMING, host_forecast
+
+    params = 3_800_000_000  # MedMobile's phi3: ~51 GB in memory, twice this machine
+    for fmt in STREAMING:
+        forecast = host_forecast(params, fmt, budget=22 * GB)
+        assert forecast.mode == "streaming" and forecast.peak_gb < 22, forecast
+    coreml = host_forecast(params, "coreml", budget=22 * GB)
+    assert coreml.mode == "does not fit" and "coreml does not stream" in coreml.line()
+    assert host_forecast(params, "onnx", budget=2 * GB).mode == "does not fit"

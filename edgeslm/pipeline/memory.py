@@ -3,8 +3,9 @@
 The in-memory export holds the float model, its reference run and the traced graph at once: measured
 15.7 GB peak RSS for a 1.10 B-parameter bf16 checkpoint (TinyLlama-1.1B's shape, int4 ONNX, issue #11) and
 3.6 GB for the 135 M default, i.e. about 1.5 GB of libraries plus 13 bytes per parameter. The streaming export
-(edgeslm/pipeline/stream_export.py) holds one weight tensor, one decoder layer of the reference, and the
-finished bundle while onnxruntime verifies it: see BENCHMARKS.md for its measured peaks.
+(edgeslm/pipeline/stream_export.py) never holds the float model: ONNX one weight tensor and one decoder layer of the
+reference at a time, ExecuTorch the quantized model (built layer by layer) while it lowers. Measured peaks: STREAMING
+below and BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -17,21 +18,37 @@ GB = 10**9
 LIBRARIES_BYTES = 1.5 * GB  # torch + transformers + onnxruntime + onnxscript imported, no model
 IN_MEMORY_BYTES_PER_PARAM = 13.0  # (15.7 GB - 1.5 GB) / 1.10e9 parameters, measured (module docstring)
 HEADROOM_BYTES = 1 * GB  # left to the OS and the rest of the host when the budget is "what is available"
-# Streaming export, measured with bench/bench_big_models.py (BENCHMARKS.md, "Big models"), int4: peak RSS
-# 2.58 GB for 1.10e9 parameters (TinyLlama-1.1B's shape), 6.92 GB for 7.24e9 (BioMistral-7B's); the line through
-# both: libraries plus onnxruntime's session over the finished bundle during verify, one layer of float weights.
-STREAM_BASE_BYTES = 1.80 * GB
-STREAM_BYTES_PER_PARAM = 0.707
-# Seconds per parameter on the 2-core VM the benchmarks ran on: streaming, the CPU seconds of the whole export
-# (1158 s for the 7.24e9-parameter shape; its wall, 1648 s, was on a machine shared with other jobs), and the
-# in-memory path's wall (issue #11: 578 s for 1.10e9). Other hosts scale with their cores and disks.
-STREAM_SECONDS_PER_PARAM = 1158 / 7.24e9
-IN_MEMORY_SECONDS_PER_PARAM = 578 / 1.10e9
-# ExecuTorch and Core ML lower the whole program at once; their measured peaks on the 135 M default model
-# (3.7 GB, 4.2 GB) are close to the ONNX in-memory path's, and their times per parameter are larger
-# (546 s and 234 s for 1.35e8 parameters).
+# ExecuTorch and Core ML in memory: their measured peaks on the 135 M default model (3.7 GB, 4.2 GB) are close to
+# the ONNX in-memory path's, and their times per parameter are larger (546 s and 234 s for 1.35e8 parameters).
+IN_MEMORY_SECONDS_PER_PARAM = 578 / 1.10e9  # the in-memory ONNX path's wall (issue #11: 578 s for 1.10e9)
 FORMAT_SECONDS_PER_PARAM = {"onnx": IN_MEMORY_SECONDS_PER_PARAM, "executorch": 546 / 1.35e8,
                             "coreml": 234 / 1.35e8}
+
+
+@dataclass(frozen=True)
+class StreamCost:
+    """A streaming export's measured cost (bench/bench_big_models.py, BENCHMARKS.md "Big models"), int4: a peak
+    that grows with the parameter count, and CPU seconds per parameter on the 2-core VM the benchmarks ran on
+    (other hosts scale with their cores and disks; the wall of a shared machine is not a rate)."""
+
+    base_bytes: float
+    bytes_per_param: float
+    seconds_per_param: float
+
+    def peak(self, params: int) -> int:
+        return int(self.base_bytes + self.bytes_per_param * params)
+
+
+STREAMING = {
+    # ONNX: one weight tensor, one decoder layer of the reference, onnxruntime's session over the finished
+    # bundle while it verifies. Peaks 2.58 GB for 1.10e9 parameters (TinyLlama-1.1B's shape), 6.92 GB for
+    # 7.24e9 (BioMistral-7B's): the line through both. 1158 CPU s for the 7.24e9 shape.
+    "onnx": StreamCost(1.80 * GB, 0.707, 1158 / 7.24e9),
+    # ExecuTorch: the quantized model (torchao holds int4 as int8, ~1.1 bytes per parameter) while XNNPACK packs
+    # its own copy and to_executorch serializes a third; the quantized model stays as verify's reference.
+    # Peak 5.89 GB for 1.10e9 parameters; 776 CPU s.
+    "executorch": StreamCost(1.80 * GB, 3.72, 776 / 1.10e9),
+}
 
 
 def parse_memory(text: str) -> int:
@@ -110,10 +127,6 @@ def choose_mode(cfg, source, config) -> Mode:
     return Mode(True, f"in memory it would need ~{need / GB:.1f} GB, {budget / GB:.1f} GB {where}")
 
 
-def streaming_peak(params: int) -> int:
-    return int(STREAM_BASE_BYTES + STREAM_BYTES_PER_PARAM * params)
-
-
 @dataclass(frozen=True)
 class HostForecast:
     """Can this host export the model in this format, how, with what peak, in about how long."""
@@ -126,8 +139,10 @@ class HostForecast:
 
     def line(self) -> str:
         if self.mode == "does not fit":
-            return (f"{self.format}: does not fit this host (needs ~{self.peak_gb:.1f} GB in memory, "
-                    f"{self.budget_gb:.1f} GB available; only onnx streams)")
+            how = ("even streamed" if self.format in STREAMING else
+                   f"in memory; {self.format} does not stream, {' and '.join(STREAMING)} do")
+            return (f"{self.format}: does not fit this host (needs ~{self.peak_gb:.1f} GB {how}, "
+                    f"{self.budget_gb:.1f} GB available)")
         return (f"{self.format}: exports {self.mode}, peak ~{self.peak_gb:.1f} GB of {self.budget_gb:.1f} GB "
                 f"available, ~{self.minutes:.0f} min on a 2-core host")
 
@@ -139,7 +154,8 @@ def host_forecast(params: int, fmt: str, budget: int | None = None) -> HostForec
     if need <= budget:
         return HostForecast(fmt, "in memory", need / GB, budget / GB,
                             FORMAT_SECONDS_PER_PARAM.get(fmt, IN_MEMORY_SECONDS_PER_PARAM) * params / 60)
-    if fmt == "onnx" and streaming_peak(params) <= budget:
-        return HostForecast(fmt, "streaming", streaming_peak(params) / GB, budget / GB,
-                            STREAM_SECONDS_PER_PARAM * params / 60)
-    return HostForecast(fmt, "does not fit", need / GB, budget / GB, 0.0)
+    cost = STREAMING.get(fmt)
+    if cost is not None and cost.peak(params) <= budget:
+        return HostForecast(fmt, "streaming", cost.peak(params) / GB, budget / GB,
+                            cost.seconds_per_param * params / 60)
+    return HostForecast(fmt, "does not fit", (cost.peak(params) if cost else need) / GB, budget / GB, 0.0)
