@@ -195,3 +195,27 @@ def test_edgeslm_verify_runs_the_host_checks_off_macos(ios_exported):
     if sys.platform != "darwin":
         assert [c["name"] for c in again["checks_not_run"]] == ["coreml_predict"]
         assert again["metrics"]["sqnr_db"] == pytest.approx(result.manifest["verify"]["metrics"]["sqnr_db"], abs=1e-6)
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="on macOS the scoring runner is MLModel.predict")
+def test_scoring_runner_off_macos_runs_the_packaged_weights(ios_exported, tiny_model_dir):
+    """The clinical pack scores a Core ML bundle here through its stored weights: the package's int4 weights, not the
+    float decoder it was built from."""
+    import numpy as np
+    from transformers import AutoModelForCausalLM
+
+    from edgeslm.backends import BACKENDS
+    from edgeslm.kernels.coreml_sdpa import EagerRunner, StatefulDecoder
+    from edgeslm.model.adapt import adapt
+
+    result = ios_exported("llama", "int4")
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir("llama")).eval()
+    runner, runtime = BACKENDS.get("coreml").scoring_runner(result.bundle, result.manifest["io"], 1,
+                                                             lambda: adapt(model, 128))
+    assert runtime == "host pytorch (weights read back from the Core ML package)"
+    ids = np.array([[1, 5, 9, 17]], dtype=np.int64)
+    packaged = runner.prefill(ids)
+    float_logits = EagerRunner(StatefulDecoder(adapt(model, 128), 128).eval()).prefill(ids)
+    assert packaged.shape == float_logits.shape and np.isfinite(packaged).all()
+    assert not np.allclose(packaged, float_logits, atol=1e-4)  # int4 weights, not the float ones
+    assert np.corrcoef(packaged.ravel(), float_logits.ravel())[0, 1] > 0.5  # but the same model

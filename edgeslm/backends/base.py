@@ -146,6 +146,13 @@ class Backend(Protocol):
 
         return measure(self.runner(bundle_dir, io, threads), references), {"runtime": f"host {self.name}"}
 
+    def scoring_runner(self, bundle_dir: Path, io: dict | None, threads: int | None,
+                       make_decoder: Callable[[], EdgeDecoder]) -> tuple[Runner, str]:
+        """A runner that scores the bundle on this host (the clinical pack: export, verify, compare), and what it
+        is. The default: the backend's host runner. `make_decoder` builds the float EdgeDecoder, for a backend whose
+        runtime may be absent here (Core ML off macOS runs the weights read back from its package)."""
+        return self.runner(Path(bundle_dir), io, threads), f"host {self.name}"
+
     def profiling_runner(self, bundle_dir: Path, io: dict, spec: dict) -> ProfileRun:
         """The runner `edgeslm profile` times on the host, in its worker process. `spec`: the worker's run spec
         (threads, runs, gen_len, op_profile_prefix when --ops asks for an operator table). The default: the host

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from edgeslm.clinical.check import DEFAULT_PER_SET, clinical_check
-from edgeslm.clinical.runtime import clinical_runner
 
 
 def clinical_stage(cfg, log, stage_dir, artifact, loaded, decoder, scheme: str, max_positions: int) -> dict | None:
@@ -12,7 +11,10 @@ def clinical_stage(cfg, log, stage_dir, artifact, loaded, decoder, scheme: str, 
         return None
     per_set = cfg.clinical_n or DEFAULT_PER_SET
     with log.stage("clinical", f"{per_set} questions per set of the clinical pack, bundle vs float reference"):
-        runner, runtime = clinical_runner(cfg.format, stage_dir, artifact.io, cfg.threads, lambda: decoder)
+        from edgeslm.backends import BACKENDS
+
+        runner, runtime = BACKENDS.get(cfg.format).scoring_runner(stage_dir, artifact.io, cfg.threads,
+                                                                  lambda: decoder)
         result = clinical_check(runner, loaded.model, loaded.tokenizer, scheme, max_positions, per_set, runtime)
     m = result["metrics"]
     log.note(f"clinical: agreement {m['agreement']:.3f} (95% CI {m['agreement_ci95'][0]:.3f}-"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeslm.backends import BACKENDS
 from edgeslm.bundle.confine import require_confined_model
 from edgeslm.bundle.reader import checked_manifest
 from edgeslm.clinical.metrics import compare
 from edgeslm.clinical.pack import load_pack
 from edgeslm.clinical.reference import ReferenceRunner
-from edgeslm.clinical.runtime import clinical_runner
 from edgeslm.clinical.score import answer_probs, encode
 from edgeslm.errors import UserError
 from edgeslm.verify.metrics import measure
@@ -66,8 +66,8 @@ def parity(bundles: list[Path], per_set: int, threads: int | None = None) -> dic
     picks = [[int(np.argmax(p)) for p in ref_probs]]
     rows = []
     for folder, manifest in zip(bundles, manifests):
-        runner, runtime = clinical_runner(manifest["format"], folder, manifest.get("io"), threads,
-                                          lambda m=manifest: adapt(loaded.model, m["generation"]["max_positions"]))
+        runner, runtime = BACKENDS.get(manifest["format"]).scoring_runner(
+            folder, manifest.get("io"), threads, lambda m=manifest: adapt(loaded.model, m["generation"]["max_positions"]))
         logits = measure(runner, refs)
         probs = answer_probs(runner, encoded)
         answers = compare(keys, labels, gold, ref_probs, probs)[0]

@@ -8,14 +8,10 @@ def clinical_rerun(result: dict, manifest: dict, folder, loaded, make_decoder, p
     """The verify result with a `clinical` section; its failures join the verdict."""
     from edgeslm.backends import BACKENDS
     from edgeslm.clinical.check import clinical_check
-    from edgeslm.clinical.runtime import clinical_runner
 
     max_positions = manifest["generation"]["max_positions"]
-    if manifest["format"] == "coreml":
-        runner, runtime = clinical_runner("coreml", folder, manifest.get("io"), threads, make_decoder)
-    else:  # the bundle's own runtime
-        runner = BACKENDS.get(manifest["format"]).runner(folder, manifest.get("io"), threads)
-        runtime = f"host {manifest['format']}"
+    runner, runtime = BACKENDS.get(manifest["format"]).scoring_runner(folder, manifest.get("io"), threads,
+                                                                      make_decoder)
     clinical = clinical_check(runner, loaded.model, loaded.tokenizer, result["scheme"], max_positions, per_set,
                               runtime)
     return {**result, "passed": result["passed"] and clinical["passed"],

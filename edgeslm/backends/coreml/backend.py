@@ -100,6 +100,22 @@ class CoreMLBackend(Backend):
     def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> CoreMLRunner:
         return CoreMLRunner(bundle_dir, io, threads)
 
+    def scoring_runner(self, bundle_dir: Path, io: dict | None, threads: int | None, make_decoder):
+        """Off macOS, the weights read back from the package run in the PyTorch wrapper (as verify's
+        stored_weights check); on macOS, MLModel.predict."""
+        from edgeslm.backends.coreml.host_verify import coreml_runtime_available
+
+        if coreml_runtime_available() is None:
+            return self.runner(Path(bundle_dir), io, threads), f"host {self.name}"
+        from edgeslm.backends.coreml.host_verify import with_stored_weights
+        from edgeslm.backends.coreml.mil import load_program, stored_weights
+        from edgeslm.kernels.coreml_sdpa import EagerRunner, StatefulDecoder
+
+        decoder = make_decoder()
+        clone = with_stored_weights(decoder, stored_weights(load_program(Path(bundle_dir) / MODEL_DIR).mil))
+        return (EagerRunner(StatefulDecoder(clone, decoder.spec.max_positions).eval()),
+                "host pytorch (weights read back from the Core ML package)")
+
     def verify(self, bundle_dir: Path, io: dict, references, scheme: QuantScheme, make_decoder, threads=None):
         """Core ML's runtime may be absent on this host (it exists on macOS only): run every check that does not
         need it (the traced wrapper, the package's structure, its stored weights dequantized in PyTorch), plus
