@@ -40,8 +40,9 @@ from edgeslm.pipeline.config import DEFAULT_DECODE_TOKENS, DEFAULT_MAX_SEQ_LEN, 
 @click.option("--clinical-n", type=click.IntRange(1, 200), default=None, metavar="N",
               help="Questions per clinical set (default 50, at most 200): more is slower and narrows the CI.")
 @click.option("--stream/--no-stream", default=None,
-              help="Stream a safetensors model weight by weight and layer by layer (ONNX), holding about one "
-                   "layer of float weights; default: stream when an in-memory export would not fit --max-memory.")
+              help="Stream a safetensors model, never holding its float weights at once: ONNX writes weight by "
+                   "weight, ExecuTorch (int4, int8) quantizes layer by layer while loading; Core ML does not stream. "
+                   "Default: stream when an in-memory export would not fit --max-memory.")
 @click.option("--max-memory", default=None, metavar="SIZE",
               help="Memory the export may use, e.g. 16GB (default: what this host has available, minus 1 GB). "
                    "Decides between an in-memory and a streaming export.")
@@ -61,6 +62,7 @@ def command(ctx, model, target, fmt, quant, output, adapter, max_seq_len, force,
       edgeslm export --model ./my-biogpt --quant int8 -o biogpt-int8 --force
       edgeslm export --model BioMistral/BioMistral-7B --target android   # refused: does not fit
       edgeslm export --model ./BioMistral-7B --target android-16gb --max-memory 16GB  # streams
+      edgeslm export --model ./MedMobile --target android-12gb --format executorch --stream
     """
     from edgeslm.pipeline.export import run_export
     from edgeslm.pipeline.memory import parse_memory
