@@ -217,3 +217,21 @@ def test_arm64_build_under_qemu_matches_x86_on_the_default_bundle(default_bundle
     report = arm64_report(default_bundle, 1, 8)
     # measured 28.4 dB, top-1 1.000 (1 prompt, 6 positions); the command's own gate is 20 dB / 0.9
     assert report["ok"] is True and report["top1"] >= 0.85 and report["sqnr_db"] >= 24.0, report
+
+
+def test_npm_tarball_integrity_is_checked(tmp_path):
+    """ONNX Runtime's Android libraries come from an npm tarball pinned by its registry digest: other bytes are
+    refused before anything is unpacked."""
+    import base64
+    import hashlib
+
+    from edgeslm.errors import UserError
+    from edgeslm.native.ort_dist import check_integrity
+
+    tarball = tmp_path / "package.tgz"
+    tarball.write_bytes(b"the bytes the registry published")
+    pinned = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    check_integrity(tarball, pinned)
+    tarball.write_bytes(b"the bytes the registry published, altered")
+    with pytest.raises(UserError, match="not the package edgeslm pins"):
+        check_integrity(tarball, pinned)

@@ -25,6 +25,9 @@ from edgeslm.errors import UserError
 
 NPM_PACKAGE = "com.github.asus4.onnxruntime"
 NPM_VERSION = "0.4.9"  # its AAR carries ONNX Runtime 1.29 (ORT_API_VERSION 29)
+# The tarball's own digest, as the npm registry published it (`npm view ...@0.4.9 dist.integrity`): the libraries
+# go into phone apps, so a tarball that differs from the one this version was built and tested against is refused.
+NPM_INTEGRITY = "sha512-BkzxduSZ9IkeDP6Q8lz2TFU2ie7hSSvS7ZIfzMooExoq0CNzJnuuGaUJ7IsojBgqO4ouD1jXah8OYyJbCN29Fg=="
 AAR_IN_TARBALL = "package/Plugins/Android/onnxruntime.aar"
 
 
@@ -52,6 +55,7 @@ def aar_dir() -> Path:
         _run(["npm", "pack", "--silent", f"{NPM_PACKAGE}@{NPM_VERSION}"], "fetching ONNX Runtime's headers (npm pack)",
              "Install Node.js/npm (`apt-get install npm`); the package is on the public npm registry.", Path(tmp))
         tarball = next(Path(tmp).glob("*.tgz"))
+        check_integrity(tarball, NPM_INTEGRITY)
         with tarfile.open(tarball) as tar:
             tar.extract(tar.getmember(AAR_IN_TARBALL), tmp, filter="data")
         staging = Path(tmp) / "aar"
@@ -60,6 +64,22 @@ def aar_dir() -> Path:
         shutil.rmtree(root, ignore_errors=True)
         shutil.move(str(staging), root)
     return root
+
+
+def check_integrity(path: Path, integrity: str) -> None:
+    """npm's Subresource-Integrity form ("sha512-<base64 digest>") of the file, or a UserError naming both."""
+    import base64
+    import hashlib
+
+    algorithm, _, expected = integrity.partition("-")
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    got = f"{algorithm}-{base64.b64encode(digest.digest()).decode()}"
+    if got != integrity:
+        raise UserError(f"{path.name} is not the package edgeslm pins: {got[:30]}... != {integrity[:30]}...",
+                        hint="The registry served other bytes for this version; nothing was unpacked. Report it.")
 
 
 def headers() -> Path:
