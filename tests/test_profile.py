@@ -27,6 +27,28 @@ def test_profile_writes_reports_with_labelled_energy(exported, tmp_path):
     assert {"GroupQueryAttention", "MatMulNBits"} <= set(ops) and ops["GroupQueryAttention"]["calls"] > 0
     assert json.loads((out / "profile.json").read_text()) == profile
     assert e["kind"] in (out / "profile.md").read_text()
+    # Speed beside what the bundle answers: verify's agreement with the float model, from its manifest.
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    accuracy = profile["bundle"]["accuracy"]
+    assert accuracy["verify"]["prompt_top1"] == manifest["verify"]["metrics"]["prompt_top1"]
+    assert "clinical" not in accuracy  # exported without --clinical
+    assert "agreement with the float model (verify)" in (out / "profile.md").read_text()
+
+
+def test_profile_rows_show_the_clinical_agreement():
+    from edgeslm.profile.summary import accuracy_of, markdown_rows
+
+    manifest = {"verify": {"metrics": {"prompt_top1": 0.96, "decode_top1": 0.94, "sqnr_db": 26.9}},
+                "clinical": {"passed": True, "metrics": {"agreement": 0.975, "agreement_ci95": [0.87, 0.996],
+                                                         "questions": 40}}}
+    profile = {"bundle": {"size_mb": 80.0, "accuracy": accuracy_of(manifest)}, "load_s": 0.5,
+               "time_to_first_token_s": {"mean": 0.1, "sd": 0.0}, "prefill_tok_per_s": {"mean": 100.0, "sd": 1.0},
+               "decode_tok_per_s": {"mean": 20.0, "sd": 1.0}, "peak_rss_mb": 500.0,
+               "energy": {"kind": "estimated", "j_per_answer": 1.0, "decode_j_per_token": 0.01, "tokens_per_j": 100.0,
+                          "co2e_g_per_answer": None}}
+    rows = dict(markdown_rows(profile))
+    assert rows["clinical answer agreement"] == "0.975 (95% CI 0.870-0.996) over 40 questions, within budget"
+    assert rows["agreement with the float model (verify)"].startswith("top-1 0.960 prompts, 0.940 decode")
 
 
 def test_profile_refuses_a_tampered_bundle_and_impossible_lengths(exported, tmp_path):

@@ -26,7 +26,8 @@ def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport
         "schema_version": PROFILE_SCHEMA_VERSION,
         "bundle": {"format": manifest["format"], "quant": manifest["quant"]["scheme"]["name"],
                    "target": manifest["target"]["name"], "model": manifest["source"]["label"],
-                   "size_mb": bundle_bytes / 2**20, "verified": manifest.get("verified")},
+                   "size_mb": bundle_bytes / 2**20, "verified": manifest.get("verified"),
+                   "accuracy": accuracy_of(manifest)},
         # A device run (metrics_schema.to_raw) says where it ran; the host worker describes the host.
         "device": raw["device"] if "device" in raw else {"where": "host", **raw["host"]},
         "settings": {"runs": len(runs), "prompt_len": prompt_len, "gen_len": gen_len, "threads": raw["threads"]},
@@ -47,6 +48,21 @@ def summarize(raw: dict, manifest: dict, bundle_bytes: int, energy: EnergyReport
     }
 
 
+def accuracy_of(manifest: dict) -> dict:
+    """What the bundle's manifest says of its answers, beside its speed: verify's agreement with the float model,
+    and the clinical pack's (exported or re-verified with --clinical)."""
+    out = {}
+    metrics = (manifest.get("verify") or {}).get("metrics") or {}
+    if "prompt_top1" in metrics:
+        out["verify"] = {"prompt_top1": metrics["prompt_top1"], "decode_top1": metrics.get("decode_top1"),
+                         "sqnr_db": metrics.get("sqnr_db")}
+    clinical = (manifest.get("clinical") or {}).get("metrics") or {}
+    if "agreement" in clinical:
+        out["clinical"] = {"agreement": clinical["agreement"], "agreement_ci95": clinical.get("agreement_ci95"),
+                           "questions": clinical.get("questions"), "passed": manifest["clinical"].get("passed")}
+    return out
+
+
 def markdown_rows(profile: dict) -> list[tuple[str, str]]:
     b, e = profile["bundle"], profile["energy"]
     ttft, pre, dec = profile["time_to_first_token_s"], profile["prefill_tok_per_s"], profile["decode_tok_per_s"]
@@ -62,6 +78,16 @@ def markdown_rows(profile: dict) -> list[tuple[str, str]]:
     ]
     if e["co2e_g_per_answer"] is not None:
         rows.append((f"CO2e per answer ({e['kind']}, your grid intensity)", f"{e['co2e_g_per_answer']:.4f} g"))
+    accuracy = b.get("accuracy") or {}
+    if "verify" in accuracy:
+        v = accuracy["verify"]
+        rows.append(("agreement with the float model (verify)", f"top-1 {v['prompt_top1']:.3f} prompts, "
+                     f"{v['decode_top1']:.3f} decode; logit SQNR {v['sqnr_db']:.1f} dB"))
+    if "clinical" in accuracy:
+        c = accuracy["clinical"]
+        low, high = c["agreement_ci95"] or (float("nan"), float("nan"))
+        rows.append(("clinical answer agreement", f"{c['agreement']:.3f} (95% CI {low:.3f}-{high:.3f}) over "
+                     f"{c['questions']} questions, {'within' if c['passed'] else 'OVER'} budget"))
     return rows
 
 
