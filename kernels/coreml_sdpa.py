@@ -1,7 +1,7 @@
 """Core ML fused attention with the KV cache as model state (iOS 18: `scaled_dot_product_attention` + states).
 
 `StatefulDecoder` wraps an EdgeDecoder for coremltools conversion. It owns the KV cache as two buffers,
-`key_cache` and `value_cache`, each (layers, 1, H_kv, max_len, D), which convert to Core ML states (`ct.StateType`):
+`k_cache` and `v_cache`, each (layers, 1, H_kv, max_len, D), which convert to Core ML states (`ct.StateType`):
 the app never copies the cache in or out. Each call
 
     forward(input_ids (1, S) int32, causal_mask (1, 1, S, P + S) float) -> logits (1, S, V)
@@ -94,21 +94,21 @@ class StatefulDecoder(nn.Module):
         self.decoder = decoder.with_kernel(StateKernel())
         self.layers = spec.layers
         shape = (spec.layers, 1, spec.kv_heads, max_len, spec.head_dim)  # (L, B, H_kv, max_len, D)
-        self.register_buffer("key_cache", torch.zeros(shape, dtype=dtype))
-        self.register_buffer("value_cache", torch.zeros(shape, dtype=dtype))
+        self.register_buffer("k_cache", torch.zeros(shape, dtype=dtype))
+        self.register_buffer("v_cache", torch.zeros(shape, dtype=dtype))
 
     def forward(self, input_ids: torch.Tensor, causal_mask: torch.Tensor) -> torch.Tensor:
         s = input_ids.shape[1]
         past = causal_mask.shape[-1] - s
         caches = []
         for i in range(self.layers):
-            caches += [self.key_cache[i], self.value_cache[i]]  # views: the kernel writes through them
+            caches += [self.k_cache[i], self.v_cache[i]]  # views: the kernel writes through them
         logits, _ = self.decoder.run(input_ids, past, caches, _Position(causal_mask, past))
         return logits
 
     def reset(self) -> None:
-        self.key_cache.zero_()
-        self.value_cache.zero_()
+        self.k_cache.zero_()
+        self.v_cache.zero_()
 
 
 def causal_mask(past: int, new: int, dtype=torch.float32) -> torch.Tensor:
@@ -124,12 +124,12 @@ class EagerRunner:
 
     def __init__(self, wrapper):
         self.wrapper = wrapper
-        self.dtype = wrapper.key_cache.dtype
+        self.dtype = wrapper.k_cache.dtype
         self.length = 0
 
     def reset(self) -> None:
-        self.wrapper.key_cache.zero_()  # a traced module keeps the buffers but not the reset() method
-        self.wrapper.value_cache.zero_()
+        self.wrapper.k_cache.zero_()  # a traced module keeps the buffers but not the reset() method
+        self.wrapper.v_cache.zero_()
         self.length = 0
 
     def _step(self, ids) -> torch.Tensor:

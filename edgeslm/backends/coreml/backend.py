@@ -44,7 +44,7 @@ class CoreMLBackend(Backend):
         max_len = spec.max_positions
         started = time.perf_counter()
         traced = trace(decoder, max_len)
-        mlmodel = convert(traced, max_len, tuple(traced.key_cache.shape))
+        mlmodel = convert(traced, max_len, tuple(traced.k_cache.shape))
         del traced
         converted = time.perf_counter()
         fallbacks, carry = [], None

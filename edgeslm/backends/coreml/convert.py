@@ -17,9 +17,7 @@ from edgeslm.quant import QuantScheme
 MODEL_DIR = "model.mlpackage"
 INPUTS = ("input_ids", "causal_mask")
 OUTPUT = "logits"
-# The names swift-transformers' stateful CausalLMModel looks up (input_ids, causal_mask, key_cache, value_cache,
-# logits): a bundle's package loads there as it is.
-STATES = ("key_cache", "value_cache")
+STATES = ("k_cache", "v_cache")
 # Ops whose rank-2 weights the quantizer compresses: projections (linear) and embedding tables (gather).
 # Everything else stays fp16 on purpose: norms and biases are rank 1 (never compressed), and the rotary
 # tables feed slice_by_index: a global config would quantize those too (2048 x 32 on SmolLM2).
@@ -39,8 +37,8 @@ def trace(decoder, max_len: int) -> torch.jit.ScriptModule:
     with torch.no_grad(), quiet():
         traced = torch.jit.trace(wrapper, example, check_trace=False)
     wrapper.reset()
-    traced.key_cache.zero_()
-    traced.value_cache.zero_()
+    traced.k_cache.zero_()
+    traced.v_cache.zero_()
     return traced
 
 

@@ -19,8 +19,8 @@ public enum ModelContract {
     public static let logits = "logits"
 
     /// The KV cache, two MLState buffers of [layers, 1, kv heads, max positions, head dim] float16.
-    public static let keyCache = "key_cache"
-    public static let valueCache = "value_cache"
+    public static let keyCache = "k_cache"
+    public static let valueCache = "v_cache"
 
     public static func inputIdsShape(newTokens: Int) -> [Int] {
         [1, newTokens]
