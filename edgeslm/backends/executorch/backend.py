@@ -62,37 +62,23 @@ def _lowered(model: "EdgeDecoder", max_len: int, native: dict, fallbacks: list[F
 
 
 def _check(quantized: "EdgeDecoder") -> LoweringCheck:
-    """The .pte as shipped against the quantized model it was lowered from, run in PyTorch over whole sequences:
-    the same int4/int8 weights as XNNPACK stores them (`_as_stored`), and torchao's emulation of the int8 dynamic
-    activations XNNPACK's QD8 kernels compute (there is no float-arithmetic mode of those kernels to run instead).
-    Takes the model over: call it after lowering."""
+    """The .pte as shipped against the quantized model it was lowered from, run in PyTorch over whole sequences
+    with XNNPACK's own arithmetic (backends/executorch/xnnpack_arithmetic.py: its int8 activation rounding, the
+    weights as it stores them). Takes the model over: call it after lowering."""
+    from edgeslm.backends.executorch.xnnpack_arithmetic import as_xnnpack_computes
     from edgeslm.verify.layerwise import sequence_logits
     from edgeslm.verify.thresholds import EXECUTORCH_LOWERING_TOLERANCE
 
-    _as_stored(quantized)
+    as_xnnpack_computes(quantized)
 
     def stored_logits(sequences, progress=None):
         return sequence_logits(quantized, quantized.layers, len(quantized.layers), sequences, progress)
 
     return LoweringCheck(stored_logits, None,
-                         reference="PyTorch run of the quantized model the program was lowered from (torchao), "
-                                   "group scales rounded to bfloat16 as XNNPACK stores them",
+                         reference="PyTorch run of the quantized model the program was lowered from, in XNNPACK's "
+                                   "arithmetic (its int8 activation rounding, bfloat16 group scales)",
                          runtime="the .pte as shipped (XNNPACK QD8 kernels)",
                          tolerance=EXECUTORCH_LOWERING_TOLERANCE)
-
-
-def _as_stored(quantized: "EdgeDecoder") -> None:
-    """XNNPACK keeps the scales of per-group (int4 blockwise, QB4W) weights as bfloat16 in its blob (executorch
-    backends/xnnpack/operators/node_visitor.py, get_quant_params); per-channel (int8) scales stay float32. Rounded
-    here the same way, the reference holds the weights the program holds (measured on the tiny test llama int4:
-    41.0 dB before, 47.0 dB after)."""
-    import torch
-
-    for module in quantized.modules():
-        weight = getattr(module, "weight", None)
-        block = getattr(weight, "block_size", None)
-        if isinstance(module, torch.nn.Linear) and block is not None and block[-1] < module.in_features:
-            weight.scale.copy_(weight.scale.to(torch.bfloat16).float())
 
 
 class ExecuTorchBackend(Backend):
