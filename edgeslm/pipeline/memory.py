@@ -34,9 +34,13 @@ class StreamCost:
     base_bytes: float
     bytes_per_param: float
     seconds_per_param: float
+    base_seconds: float = 0.0
 
     def peak(self, params: int) -> int:
         return int(self.base_bytes + self.bytes_per_param * params)
+
+    def seconds(self, params: int) -> float:
+        return self.base_seconds + self.seconds_per_param * params
 
 
 STREAMING = {
@@ -45,9 +49,10 @@ STREAMING = {
     # 7.24e9 (BioMistral-7B's): the line through both. 1158 CPU s for the 7.24e9 shape.
     "onnx": StreamCost(1.80 * GB, 0.707, 1158 / 7.24e9),
     # ExecuTorch: the quantized model (torchao holds int4 as int8, ~1.1 bytes per parameter) while XNNPACK packs
-    # its own copy and to_executorch serializes a third; the quantized model stays as verify's reference.
-    # Peak 5.89 GB for 1.10e9 parameters; 776 CPU s.
-    "executorch": StreamCost(1.80 * GB, 3.72, 776 / 1.10e9),
+    # its own copy and to_executorch serializes a third; the quantized model stays as verify's reference. Peaks
+    # 5.89 GB for 1.17e9 parameters (TinyLlama-1.1B's shape, untied head), 14.78 GB for 3.82e9 (MedMobile's phi3):
+    # the line through both. CPU 776 s and 1463 s: XNNPACK's graph passes cost per node, not per weight.
+    "executorch": StreamCost(1.97 * GB, 3.354, 2.59e-7, base_seconds=473),
 }
 
 
@@ -157,5 +162,5 @@ def host_forecast(params: int, fmt: str, budget: int | None = None) -> HostForec
     cost = STREAMING.get(fmt)
     if cost is not None and cost.peak(params) <= budget:
         return HostForecast(fmt, "streaming", cost.peak(params) / GB, budget / GB,
-                            cost.seconds_per_param * params / 60)
+                            cost.seconds(params) / 60)
     return HostForecast(fmt, "does not fit", (cost.peak(params) if cost else need) / GB, budget / GB, 0.0)
