@@ -7,7 +7,7 @@ fit verdict (both straight from ``edgeslm.fit``), then three *predictions*, neve
                   bytes read per token = every weight a decode step touches (all matmul weights and the lm_head,
                   one row of the embedding table, the fp32 small tensors) + the KV cache at the average context
                   of an answer (prompt_len + gen_len / 2)
-  TTFT s        = 2 * matmul params * prompt_len / (PEAK_FLOPS[target] * PREFILL_COMPUTE_EFFICIENCY)
+  TTFT s        = 2 * matmul params * prompt_len / (target.compute.peak_gflops * PREFILL_COMPUTE_EFFICIENCY)
   energy J      = target.power.active_w * predicted busy seconds  (per token: 1 / tok/s; per answer: TTFT +
                   gen_len / tok/s). Labelled "estimated" wherever it appears.
 
@@ -51,24 +51,6 @@ DEFAULT_PROMPT_LEN = 128
 DEFAULT_GEN_LEN = 64
 STATUS_OK = "ok"
 STATUS_NOT_BUILT = "not built yet"
-
-
-@dataclass(frozen=True)
-class ComputePeak:
-    gflops: float  # peak FP32 FLOP/s of the CPU cores a prefill runs on, in GFLOP/s
-    source: str  # how the figure was derived
-
-
-# Peak FP32 FLOP/s per target, derived from the reference device each target file names (FLOP/cycle from the
-# cores' documented FMA pipes x clock x cores). Kept here, not in the target files, until `profile` measures
-# them; a target without an entry gets no TTFT (and no energy per answer), never a silent default.
-PEAK_FLOPS: dict[str, ComputePeak] = {
-    "android": ComputePeak(245.0, "Tensor G3 CPU, NEON FP32 FMA: 1x Cortex-X3 @2.91 GHz x 32 FLOP/cycle (4x128-bit) "
-                                  "+ 4x Cortex-A715 @2.37 GHz x 16 FLOP/cycle (2x128-bit); A510s excluded"),
-    "ios": ComputePeak(350.0, "A16 CPU, NEON FP32 FMA: 2 P-cores @3.46 GHz x 32 FLOP/cycle (4x128-bit) + 4 E-cores "
-                              "@2.02 GHz x 16 FLOP/cycle; the Neural Engine (Core ML) is not modelled"),
-    "linux": ComputePeak(192.0, "2 x86_64 vCPUs x 32 FLOP/cycle (AVX2, 2x256-bit FMA) x 3.0 GHz"),
-}
 
 
 @dataclass(frozen=True)
@@ -156,9 +138,9 @@ def plan_facts(facts: ModelFacts, target: Target, *, model_label: str, facts_sou
                         f"fit in --max-seq-len {max_seq_len}",
                         hint=f"Raise --max-seq-len to at least {prompt_len + gen_len}, or shorten the prompt/answer.")
     avg_context = prompt_len + gen_len / 2
-    peak = PEAK_FLOPS.get(target.name)
+    peak = target.compute
     bandwidth = target.mem_bandwidth_gbs * 1e9 * DECODE_BANDWIDTH_EFFICIENCY
-    flops_rate = peak.gflops * 1e9 * PREFILL_COMPUTE_EFFICIENCY if peak else None
+    flops_rate = peak.peak_gflops * 1e9 * PREFILL_COMPUTE_EFFICIENCY if peak else None
     ttft = prefill_flops(facts, prompt_len) / flops_rate if flops_rate else None
     decode_flops = prefill_flops(facts, 1)
     power = target.power.active_w
@@ -185,8 +167,7 @@ def plan_facts(facts: ModelFacts, target: Target, *, model_label: str, facts_sou
             if ceiling is not None and ceiling < tok_s:
                 notes.append(f"compute may bind before bandwidth: ~{ceiling:.1f} tok/s at the prefill efficiency")
             if ttft is None:
-                notes.append(f"no peak FLOP/s for target {target.name!r} in edgeslm/plan.py PEAK_FLOPS: "
-                             "no TTFT or energy per answer")
+                notes.append(f"no [compute] peak FLOP/s in target {target.name!r}: no TTFT or energy per answer")
             busy_answer = ttft + gen_len / tok_s if ttft is not None else None
             rows.append(PlanRow(
                 format=fmt, quant=scheme.name, status=status, bundle_mb=_mb(fit.bundle_bytes),
@@ -208,7 +189,7 @@ def plan_facts(facts: ModelFacts, target: Target, *, model_label: str, facts_sou
         "mem_bandwidth_gbs": target.mem_bandwidth_gbs,
         "prefill": "TTFT = 2 * matmul params * prompt_len / (peak FLOP/s * PREFILL_COMPUTE_EFFICIENCY)",
         "prefill_compute_efficiency": PREFILL_COMPUTE_EFFICIENCY,
-        "peak_gflops": peak.gflops if peak else None,
+        "peak_gflops": peak.peak_gflops if peak else None,
         "peak_gflops_source": peak.source if peak else None,
         "energy": f"{ENERGY_LABEL}: {ENERGY_METHOD}",
         "power_active_w": power,

@@ -43,6 +43,20 @@ class PowerFigures:
 
 
 @dataclass(frozen=True)
+class ComputeFigures:
+    """Peak FP32 FLOP/s of the CPU cores a prefill runs on: `plan` predicts time to first token from it."""
+
+    peak_gflops: float
+    source: str  # how it was derived: cores x clock x FLOP/cycle from the cores' documented FMA pipes
+
+    def __post_init__(self) -> None:
+        if self.peak_gflops <= 0:
+            raise _Invalid(f"compute.peak_gflops must be positive, got {self.peak_gflops}")
+        if not self.source.strip():
+            raise _Invalid("compute.source must say how the figure was derived")
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     description: str
@@ -57,6 +71,7 @@ class Target:
     power: PowerFigures
     runner: str
     reference_device: str
+    compute: ComputeFigures | None = None  # None: `plan` gives no TTFT (never a silent default)
 
     def __post_init__(self) -> None:
         if self.cpu_arch not in CPU_ARCHS:
@@ -132,7 +147,15 @@ def _target_from_data(data: dict[str, Any]) -> Target:
     if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
         raise _Invalid(f"formats must be a list of names, got {formats!r}")
     values = {key: _typed(data[key], kind, key) for key, kind in _TYPES.items()}
-    return Target(formats=tuple(formats), power=figures, **values)
+    compute = None
+    if "compute" in data:
+        table = data["compute"]
+        if not isinstance(table, dict):
+            raise _Invalid("compute must be a [compute] table")
+        _check_keys(table, ComputeFigures, "compute.")
+        compute = ComputeFigures(peak_gflops=_typed(table["peak_gflops"], float, "compute.peak_gflops"),
+                                 source=_typed(table["source"], str, "compute.source"))
+    return Target(formats=tuple(formats), power=figures, compute=compute, **values)
 
 
 def load_target(path: Path | Traversable) -> Target:

@@ -23,6 +23,8 @@ def test_every_target_file_parses(file_name):
     assert target.default_quant in QUANT_SCHEMES
     assert 0 < target.available_mb < target.ram_budget_mb
     assert target.power.source
+    # Every shipped target gives `plan` a time to first token: its CPU's peak, with how it was derived.
+    assert target.compute is not None and target.compute.peak_gflops > 0 and "FLOP/cycle" in target.compute.source
 
 
 def test_the_three_targets_are_registered():
@@ -75,7 +77,9 @@ def test_unknown_power_key_is_an_error(tmp_path: Path):
     ("ram_budget_mb = 6144", 'ram_budget_mb = "6 GB"', "ram_budget_mb must be int"),
     ("os_kill_headroom_mb = 1024", "os_kill_headroom_mb = 9000", "leaves nothing"),
     ('formats = ["onnx", "executorch"]', 'formats = ["onnx", "tflite"]', "format 'tflite'"),
-], ids=["format-not-allowed", "quant", "arch", "type", "headroom", "unknown-format"])
+    ("peak_gflops = 192.0", "peak_gflops = -1", "compute.peak_gflops must be positive"),
+    ("peak_gflops = 192.0", "peak_gflops = 192.0\nboost_gflops = 250.0", "unknown key compute.'boost_gflops'"),
+], ids=["format-not-allowed", "quant", "arch", "type", "headroom", "unknown-format", "compute", "compute-key"])
 def test_bad_values_are_errors_naming_the_file(tmp_path: Path, old, new, words):
     assert old in LINUX
     path = _write(tmp_path, LINUX.replace(old, new))

@@ -76,8 +76,8 @@ def prediction_for(profile: dict, manifest: dict) -> dict:
         return {"skipped": f"no prediction: {exc.message}"}
     result["model"] = plan.model
     if where == "host":
-        result["note"] = (f"this host stands in for target {target}: its figures (targets/{target}.toml, "
-                          "edgeslm/plan.py PEAK_FLOPS) describe a 2-vCPU VM, which may not be this machine")
+        result["note"] = (f"this host stands in for target {target}: its figures (targets/{target}.toml: "
+                          "bandwidth, [compute], [power]) describe a 2-vCPU VM, which may not be this machine")
     return result
 
 
