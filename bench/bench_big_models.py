@@ -3,6 +3,7 @@
     python bench/bench_big_models.py --shape tinyllama-1.1b                     # streaming (the default here)
     python bench/bench_big_models.py --shape tinyllama-1.1b --mode in-memory    # the baseline, same run
     python bench/bench_big_models.py --shape biomistral-7b --target android-16gb
+    python bench/bench_big_models.py --shape medmobile-3.8b --format executorch --target android-12gb
 
 For each shape it writes (once, cached under --work) a bf16 safetensors checkpoint of random weights, one
 shard per decoder layer so that writing it never holds the model, with a BPE tokenizer trained on the medical
@@ -132,10 +133,10 @@ def bench(shape: str, mode: str, target: str, quant: str, work: Path, max_seq_le
     out = work / f"{shape}-{fmt}-{quant}-{mode}"
     flag = "--stream" if mode == "streaming" else "--no-stream"
     export = timed([sys.executable, "-m", "edgeslm", "export", "--model", str(source), "--target", target,
-                    "--format", fmt, "--quant", quant, "--max-seq-len", str(max_seq_len), "--keep-unverified", "--force", flag,
-                    "-o", str(out)])
-    result = {"shape": shape, "format": fmt, "mode": mode, "target": target, "quant": quant, "checkpoint_gb": round(checkpoint_gb, 2),
-              "export": export}
+                    "--format", fmt, "--quant", quant, "--max-seq-len", str(max_seq_len), "--keep-unverified",
+                    "--force", flag, "-o", str(out)])
+    result = {"shape": shape, "format": fmt, "mode": mode, "target": target, "quant": quant,
+              "checkpoint_gb": round(checkpoint_gb, 2), "export": export}
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())

@@ -125,6 +125,7 @@ class Backend(Protocol):
     # Streaming export (big models, pipeline/stream_export.py): a backend that can build its bundle from a
     # meta-device skeleton without holding the float model sets `streams` and implements the two methods below.
     streams: bool = False
+    streamed_how: tuple[str, str] = ("", "")  # (what the lower stage says, the unit its progress counts)
 
     def lower_streamed(self, skel: "Skeleton", scheme: QuantScheme, out_dir: Path,
                        progress: Progress | None = None) -> tuple[LoweredArtifact, LoweringCheck]:

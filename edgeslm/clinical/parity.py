@@ -67,7 +67,8 @@ def parity(bundles: list[Path], per_set: int, threads: int | None = None) -> dic
     rows = []
     for folder, manifest in zip(bundles, manifests):
         runner, runtime = BACKENDS.get(manifest["format"]).scoring_runner(
-            folder, manifest.get("io"), threads, lambda m=manifest: adapt(loaded.model, m["generation"]["max_positions"]))
+            folder, manifest.get("io"), threads,
+            lambda m=manifest: adapt(loaded.model, m["generation"]["max_positions"]))
         logits = measure(runner, refs)
         probs = answer_probs(runner, encoded)
         answers = compare(keys, labels, gold, ref_probs, probs)[0]

@@ -101,6 +101,7 @@ class ExecuTorchBackend(Backend):
         return _lowered(model, decoder.spec.max_positions, native, fallbacks, out_dir)
 
     streams = True
+    streamed_how = ("quantized layer by layer while loading", "layers")
 
     def lower_streamed(self, skel: "Skeleton", scheme: QuantScheme, out_dir: Path,
                        progress: Progress | None = None) -> tuple[LoweredArtifact, LoweringCheck]:

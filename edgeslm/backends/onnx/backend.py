@@ -127,6 +127,7 @@ class OnnxBackend(Backend):
         return onnx_artifact(model, io_layout(decoder), native, fallbacks, scheme)
 
     streams = True
+    streamed_how = ("weight by weight", "weights")
 
     def lower_streamed(self, skel: "Skeleton", scheme: QuantScheme, out_dir: Path,
                        progress: Progress | None = None) -> tuple[LoweredArtifact, LoweringCheck]:
