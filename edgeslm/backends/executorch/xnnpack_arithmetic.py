@@ -43,20 +43,26 @@ class XnnpackQD8Linear(nn.Module):
         super().__init__()
         weight = linear.weight
         self.qdata, self.zero_point = weight.qdata, weight.zero_point  # int8 (out, in); per block or row
-        group = weight.block_size[-1]
-        self.grouped = group < linear.in_features  # QB4W: XNNPACK keeps these scales in bfloat16
-        self.scale = weight.scale.to(torch.bfloat16).float() if self.grouped else weight.scale.float()
-        self.group = group
+        grouped = weight.block_size[-1] < linear.in_features  # QB4W: XNNPACK keeps these scales in bfloat16
+        self.scale = weight.scale.to(torch.bfloat16).float() if grouped else weight.scale.float()
         self.bias = linear.bias
 
-    def weight(self) -> torch.Tensor:
-        repeat = self.group if self.grouped else self.qdata.shape[1]
-        scale = self.scale.reshape(self.qdata.shape[0], -1).repeat_interleave(repeat, dim=1)
-        zero = self.zero_point.reshape(self.qdata.shape[0], -1).repeat_interleave(repeat, dim=1)
-        return (self.qdata.float() - zero.float()) * scale
+    def weight(self, rows: slice = slice(None)) -> torch.Tensor:
+        """The stored weights of output rows `rows`, as float32 (int value - zero point) x scale."""
+        qdata, scale, zero = self.qdata[rows], self.scale[rows], self.zero_point[rows]
+        out, fan_in = qdata.shape
+        groups = scale.reshape(out, -1).shape[1]
+        blocks = qdata.reshape(out, groups, fan_in // groups).float()
+        return ((blocks - zero.reshape(out, groups, 1).float()) * scale.reshape(out, groups, 1)).reshape(out, fan_in)
 
     def forward(self, x):
-        y = F.linear(quantize_rows_like_xnnpack(x), self.weight(), None if self.bias is None else self.bias.float())
+        xq = quantize_rows_like_xnnpack(x)
+        # A few thousand output rows at a time: a 262k-row head dequantized whole would hold 2.7 GB of float32.
+        step = max(1, (1 << 25) // self.qdata.shape[1])
+        parts = [F.linear(xq, self.weight(slice(i, i + step))) for i in range(0, self.qdata.shape[0], step)]
+        y = torch.cat(parts, dim=-1)
+        if self.bias is not None:
+            y = y + self.bias.float()
         return y.to(x.dtype)
 
 
