@@ -78,6 +78,14 @@ def filled(module: torch.nn.Module, prefix: str, fetch: Callable[[str], torch.Te
     return real
 
 
+def filled_shell(decoder: EdgeDecoder, fetch: Callable[[str], torch.Tensor]) -> EdgeDecoder:
+    """A skeleton decoder's tensors outside its layers (embeddings, final norm, head, rotary tables) loaded,
+    with an empty layer list: the layers are filled one at a time by whoever walks them."""
+    shell = copy.deepcopy(decoder)  # meta tensors: no memory
+    shell.layers = torch.nn.ModuleList()
+    return filled(shell, "", fetch)
+
+
 def _load(lazy, canonical: str) -> torch.Tensor:
     value = lazy.materialize()
     # Proj stores its weight transposed (in, out): see EdgeDecoder.

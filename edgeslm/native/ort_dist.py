@@ -71,7 +71,7 @@ def check_integrity(path: Path, integrity: str) -> None:
     import base64
     import hashlib
 
-    algorithm, _, expected = integrity.partition("-")
+    algorithm = integrity.partition("-")[0]
     digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

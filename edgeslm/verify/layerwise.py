@@ -12,23 +12,20 @@ prefill of its prefix: the prompt positions and a teacher-forced decode of the r
 
 from __future__ import annotations
 
-import copy
 from typing import Callable, Iterable
 
 import numpy as np
 import torch
 
 from edgeslm.model.decoder import EdgeDecoder, ReferenceKernel
-from edgeslm.model.skeleton import filled
+from edgeslm.model.skeleton import filled, filled_shell
 
 
 def layerwise_logits(skeleton: EdgeDecoder, fetch: Callable[[str], torch.Tensor],
                      sequences: list[np.ndarray], progress: Callable[[int, int], None] | None = None
                      ) -> list[np.ndarray]:
     """Logits (S, V) at every position of each token sequence, holding one layer at a time."""
-    shell = copy.deepcopy(skeleton)  # meta tensors: no memory
-    shell.layers = torch.nn.ModuleList()
-    shell = filled(shell, "", fetch)  # embedding, positions, final norm, head, rotary tables
+    shell = filled_shell(skeleton, fetch)
     layers = (filled(meta_layer, f"layers.{i}.", fetch) for i, meta_layer in enumerate(skeleton.layers))
     return sequence_logits(shell, layers, len(skeleton.layers), sequences, progress)
 

@@ -52,7 +52,7 @@ def _lowered(model: "EdgeDecoder", max_len: int, native: dict, fallbacks: list[F
     from edgeslm.backends.executorch.lower import io_layout, lower_to_pte, runner_metadata
 
     metadata = runner_metadata(model, max_len)
-    report = lower_to_pte(model, model, max_len, out_dir / MODEL_FILE, metadata)
+    report = lower_to_pte(model, max_len, out_dir / MODEL_FILE, metadata)
     native = {**native, "lowering_seconds": {k: round(v, 2) for k, v in report.seconds.items()}}
     return LoweredArtifact(
         files=[MODEL_FILE], io=io_layout(model, max_len), quant=native, fallbacks=fallbacks + _fallbacks(report),

@@ -99,9 +99,9 @@ def _op_name(target) -> str:
     return name.replace("aten.", "").replace(".default", "")
 
 
-def lower_to_pte(model: torch.nn.Module, decoder: EdgeDecoder, max_len: int, path: Path,
-                 metadata: dict) -> LoweringReport:
-    """Export + partition + to_executorch; writes the .pte and returns what ran where."""
+def lower_to_pte(model: EdgeDecoder, max_len: int, path: Path, metadata: dict) -> LoweringReport:
+    """Export + partition + to_executorch of the (quantized, rewritten) decoder; writes the .pte and returns what
+    ran where."""
     import time
 
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -116,7 +116,7 @@ def lower_to_pte(model: torch.nn.Module, decoder: EdgeDecoder, max_len: int, pat
         try:
             program = export_program(wrapper, max_len)
         except Exception as exc:  # torch.export names the unsupported construct; keep its message
-            raise UnsupportedError(f"torch.export could not capture the {decoder.spec.model_type} decoder for "
+            raise UnsupportedError(f"torch.export could not capture the {model.spec.model_type} decoder for "
                                    f"ExecuTorch: {str(exc).splitlines()[0][:300]}",
                                    hint="Use --format onnx for this model, or rerun with --debug.") from exc
         report.seconds["torch_export"] = time.perf_counter() - t
@@ -135,8 +135,8 @@ def lower_to_pte(model: torch.nn.Module, decoder: EdgeDecoder, max_len: int, pat
             memory_planning_pass=MemoryPlanningPass(alloc_graph_input=False),
             sym_shape_eval_pass=ConstraintBasedSymShapeEvalPass()))
         report.seconds["to_executorch"] = time.perf_counter() - t
-    if report.custom_sdpa != decoder.spec.layers:
-        raise InternalError(f"expected {decoder.spec.layers} custom_sdpa calls, found {report.custom_sdpa}",
+    if report.custom_sdpa != model.spec.layers:
+        raise InternalError(f"expected {model.spec.layers} custom_sdpa calls, found {report.custom_sdpa}",
                             hint="The ExecuTorch kernel did not run in every layer; rerun with --debug.")
     t = time.perf_counter()
     path.write_bytes(et.buffer)

@@ -9,23 +9,21 @@ lowers. Same modules, same quantizer, same order as the in-memory path (backends
 a model that fits gives the same program either way (tests/test_streaming_executorch.py).
 
 The quantized model stays in memory after lowering: it is the reference of the lowering-exactness check
-(the bundle against a PyTorch run of the very weights it stores, int8 activation rounding emulated by torchao).
+(the bundle against a PyTorch run of the very weights it stores, in XNNPACK's arithmetic: xnnpack_arithmetic.py).
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Callable
 
 import torch
-from torch import nn
 
 from edgeslm.backends.base import Fallback
 from edgeslm.backends.executorch.quantize import finish_quantized, quantize_linears
 from edgeslm.backends.executorch.rewrite import rewrite_in_place
 from edgeslm.errors import UnsupportedError
 from edgeslm.model.decoder import EdgeDecoder
-from edgeslm.model.skeleton import Skeleton, filled
+from edgeslm.model.skeleton import Skeleton, filled, filled_shell
 from edgeslm.quant import QuantScheme
 
 
@@ -40,9 +38,7 @@ def quantized_from_skeleton(skel: Skeleton, scheme: QuantScheme,
     def fetch(name: str) -> torch.Tensor:
         return skel.values[name]()
 
-    shell = copy.deepcopy(skel.decoder)  # meta tensors: no memory
-    shell.layers = nn.ModuleList()
-    model = rewrite_in_place(filled(shell, "", fetch))  # embedding, positions, final norm, head, rotary tables
+    model = rewrite_in_place(filled_shell(skel.decoder, fetch))
     skipped: list[Fallback] = []
     quantize_linears(model, scheme, skipped)  # the head (the layers list is still empty)
     depth = len(skel.decoder.layers)
