@@ -56,7 +56,8 @@ def test_lowering_check_catches_a_wrong_weight(streamed, tiny_model_dir):
 
     def check_with(skel):
         check = backend.lowering_check(skel, get_scheme("int4"), streamed.bundle)
-        runner = backend.runner(streamed.bundle, streamed.manifest["io"], 1)
+        def runner():
+            return backend.runner(streamed.bundle, streamed.manifest["io"], 1)
         return two_part_verify(skel, tokenizer, runner, check, "int4", 4, 128, 1).section["lowering_exactness"]
 
     skel = skeleton(config, canonical_lazy_weights(ARCHS.get("llama"), config, folder), 128)

@@ -79,11 +79,19 @@ class LoweringCheck:
     tolerance: how close they must be, with the measurement behind it (verify/thresholds.py).
     """
 
-    stored_logits: Callable[[list[np.ndarray], Progress | None], list[np.ndarray]]
+    stored_logits: Callable[[list[np.ndarray], Progress | None], list[np.ndarray]] | None
     exact_runner: Callable[[int | None], "Runner"] | None  # (threads) -> runner
     reference: str
     runtime: str
     tolerance: "Tolerance"
+
+    def stored_logits_once(self, sequences: list[np.ndarray], progress: Progress | None = None) -> list[np.ndarray]:
+        """`stored_logits`, then let go of it: what it closes over (ExecuTorch: the whole quantized model, ~5 GB
+        at 4B) must not stay in memory while verify goes on to the float reference."""
+        if self.stored_logits is None:
+            raise RuntimeError("this lowering check was already run")
+        run, self.stored_logits = self.stored_logits, None
+        return run(sequences, progress)
 
 
 class Runner(Protocol):

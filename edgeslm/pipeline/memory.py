@@ -164,3 +164,18 @@ def host_forecast(params: int, fmt: str, budget: int | None = None) -> HostForec
         return HostForecast(fmt, "streaming", cost.peak(params) / GB, budget / GB,
                             cost.seconds(params) / 60)
     return HostForecast(fmt, "does not fit", (cost.peak(params) if cost else need) / GB, budget / GB, 0.0)
+
+
+def return_freed_memory() -> None:
+    """Collect what only cycles still hold (torch modules whose forward was patched hold themselves), then ask glibc
+    to hand the freed heap back to the OS: a big model's layers (tens of MB each, many below glibc's mmap
+    threshold) otherwise stay in the process's heap after they are freed, and the next stage's peak sits on top."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): the collection alone
+        pass
+

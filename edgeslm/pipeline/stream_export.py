@@ -16,6 +16,7 @@ Stages as in pipeline/export.py, with the whole-model steps replaced:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from edgeslm.backends import BACKENDS
 from edgeslm.backends.base import LoweringCheck, Runner
 from edgeslm.bundle.writer import staging_folder
 from edgeslm.model.skeleton import skeleton
+from edgeslm.pipeline.memory import return_freed_memory
 from edgeslm.sources.lazy_weights import canonical_lazy_weights
 from edgeslm.sources.load import SourceInfo
 from edgeslm.verify.check import Verdict, judge
@@ -69,13 +71,13 @@ def run_stream_export(cfg, log, resolved):
             artifact, check = backend.lower_streamed(skel, scheme, stage,
                                                      lambda done, total: log.progress(done, total, unit))
         report_fallbacks(cfg, log, artifact.fallbacks)
+        return_freed_memory()  # what lowering built and dropped (the traced and partitioned programs)
 
         what = f"{len(VERIFY_PROMPTS)} prompts + {cfg.verify_decode_tokens} decode steps each, layer by layer"
         with log.stage("verify", what):
-            shipped = backend.runner(stage, artifact.io, cfg.threads)
-            result = two_part_verify(skel, tokenizer, shipped, check, scheme.name, cfg.verify_decode_tokens,
-                                     resolved.max_positions, cfg.threads, log)
-            del check, shipped
+            result = two_part_verify(skel, tokenizer, lambda: backend.runner(stage, artifact.io, cfg.threads), check,
+                                     scheme.name, cfg.verify_decode_tokens, resolved.max_positions, cfg.threads, log)
+            del check
         for part in ("lowering_exactness", "quantization_drift"):
             section, m = result.section[part], result.section[part]["metrics"]
             log.note(f"verify {part.replace('_', ' ')}: {'passed' if section['passed'] else 'FAILED'} "
@@ -94,9 +96,13 @@ class TwoPartResult:
     section: dict  # the manifest's verify entries for both parts
 
 
-def two_part_verify(skel, tokenizer, shipped: Runner, check: LoweringCheck, scheme: str, decode_tokens: int,
-                    max_positions: int, threads: int | None = None, log=None) -> TwoPartResult:
-    """(a) lowering exactness and (b) quantization drift, along one greedy run of the bundle (`shipped`).
+def two_part_verify(skel, tokenizer, open_shipped: Callable[[], Runner], check: LoweringCheck, scheme: str,
+                    decode_tokens: int, max_positions: int, threads: int | None = None, log=None) -> TwoPartResult:
+    """(a) lowering exactness and (b) quantization drift, along one greedy run of the bundle (`open_shipped()`).
+
+    Memory: one big thing at a time. The shipped runner is closed once its greedy run is recorded, and the check's
+    reference is let go once (a)'s logits are computed (`stored_logits_once`), before (b) loads the float shell:
+    at 4B the three together did not fit 24 GB (BENCHMARKS.md, "ExecuTorch streams too").
 
     (b) scores the bundle as shipped against the float checkpoint. (a) compares the bundle with a PyTorch run of
     the weights it stores (`check`, from the backend): run with `check.exact_runner` where the shipped kernels'
@@ -104,7 +110,10 @@ def two_part_verify(skel, tokenizer, shipped: Runner, check: LoweringCheck, sche
     float32 arithmetic and records how far the shipped arithmetic moves the logits beside it).
     """
     prompts = _prompt_ids(tokenizer, max_positions, decode_tokens)
+    shipped = open_shipped()
     own = greedy_outputs(shipped, VERIFY_PROMPTS, prompts, decode_tokens)
+    del shipped
+    return_freed_memory()
     if check.exact_runner is not None:
         exact_runner = check.exact_runner(threads)
         exact_runs = [teacher_forced(exact_runner, run) for run in own]
@@ -116,7 +125,8 @@ def two_part_verify(skel, tokenizer, shipped: Runner, check: LoweringCheck, sche
     def progress(offset: int):
         return (lambda d, t: log.progress(offset * t + d, 2 * t, "layers")) if log else None
 
-    stored_refs = references_along(own, check.stored_logits(sequences, progress(0)))
+    stored_refs = references_along(own, check.stored_logits_once(sequences, progress(0)))
+    return_freed_memory()
     exact = score(exact_runs, stored_refs)
     drift = score(own, references_along(own, layerwise_logits(skel.decoder, lambda n: skel.values[n](), sequences,
                                                              progress(1))))
@@ -153,8 +163,8 @@ def reverify_streamed(manifest: dict, source_folder, bundle, decode: int, thread
     scheme = manifest["quant"]["scheme"]["name"]
     backend = BACKENDS.get(manifest["format"])
     check = backend.lowering_check(skel, get_scheme(scheme), bundle)
-    result = two_part_verify(skel, tokenizer, backend.runner(bundle, manifest["io"], threads), check, scheme, decode,
-                             max_positions, threads)
+    result = two_part_verify(skel, tokenizer, lambda: backend.runner(bundle, manifest["io"], threads), check, scheme,
+                             decode, max_positions, threads)
     return {"passed": result.outcome.passed, "failures": list(result.outcome.failures),
             "metrics": result.metrics.to_dict(), "scheme": scheme,
             "lowering_exactness": result.section["lowering_exactness"]}
