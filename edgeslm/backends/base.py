@@ -135,6 +135,13 @@ class Backend(Protocol):
     streams: bool = False
     streamed_how: tuple[str, str] = ("", "")  # (what the lower stage says, the unit its progress counts)
 
+    def stream_blocker(self, scheme: QuantScheme) -> str | None:
+        """Why this backend cannot stream an export in `scheme`, or None: the one place that decides it (export's
+        --stream check, the automatic choice and `plan`'s host forecast all ask here)."""
+        if not self.streams:
+            return f"the {self.name} exporter needs the whole float model in memory"
+        return None
+
     def lower_streamed(self, skel: "Skeleton", scheme: QuantScheme, out_dir: Path,
                        progress: Progress | None = None) -> tuple[LoweredArtifact, LoweringCheck]:
         """Lower from the skeleton's lazy weights, never all of them in float at once; with the check of (a)."""

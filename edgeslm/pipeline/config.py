@@ -75,12 +75,12 @@ class ExportConfig:
         if self.stream and self.clinical:
             raise UnsupportedError("--clinical needs the float model in memory; a streamed export has none",
                                    hint="Export with --no-stream on a host with the memory for it.")
-        if self.stream and not BACKENDS.get(fmt).streams:
-            raise UnsupportedError(f"--stream exports the onnx and executorch formats, not {fmt}",
-                                   hint="Use --format onnx or executorch, or drop --stream for an in-memory export.")
-        if self.stream and fmt == "executorch" and scheme.is_float:
-            raise UnsupportedError("--stream --format executorch quantizes while it loads: int4 or int8, not fp32",
-                                   hint="Pass --quant int4 or int8, or drop --stream for an in-memory export.")
+        blocker = BACKENDS.get(fmt).stream_blocker(scheme) if self.stream else None
+        if blocker:
+            streaming = " and ".join(name for name, b in BACKENDS.items() if b.streams)
+            raise UnsupportedError(f"--stream is not possible: {blocker}",
+                                   hint=f"{streaming} stream (executorch at int4 / int8); or drop --stream for an "
+                                        "in-memory export.")
         if self.adapter is not None and not Path(self.adapter).is_dir():
             raise UserError(f"adapter folder {self.adapter} does not exist",
                             hint="--adapter takes the folder of a PEFT LoRA adapter (adapter_config.json).")

@@ -96,10 +96,11 @@ def streaming_blocker(cfg, source) -> str | None:
     """Why this export cannot stream, or None."""
     from edgeslm.backends import BACKENDS
 
-    if not BACKENDS.get(cfg.format).streams:
-        return f"the {cfg.format} exporter needs the whole float model in memory (onnx and executorch stream)"
-    if cfg.format == "executorch" and cfg.quant == "fp32":
-        return "an fp32 ExecuTorch program holds every float weight (it streams int4 and int8)"
+    from edgeslm.quant import get_scheme
+
+    blocker = BACKENDS.get(cfg.format).stream_blocker(get_scheme(cfg.quant))
+    if blocker:
+        return blocker
     if source.kind not in ("hf_folder", "hub") or source.path is None or not any(source.path.glob("*.safetensors")):
         return "only safetensors checkpoints stream (GGUF and pickle sources load whole)"
     if cfg.adapter is not None:

@@ -21,7 +21,6 @@ import torch
 from edgeslm.backends.base import Fallback
 from edgeslm.backends.executorch.quantize import finish_quantized, quantize_linears
 from edgeslm.backends.executorch.rewrite import rewrite_in_place
-from edgeslm.errors import UnsupportedError
 from edgeslm.model.decoder import EdgeDecoder
 from edgeslm.model.skeleton import Skeleton, filled, filled_shell
 from edgeslm.quant import QuantScheme
@@ -30,11 +29,8 @@ from edgeslm.quant import QuantScheme
 def quantized_from_skeleton(skel: Skeleton, scheme: QuantScheme,
                             progress: Callable[[int, int], None] | None = None
                             ) -> tuple[EdgeDecoder, dict, list[Fallback]]:
-    """(the quantized model to lower, the manifest's native record, fallbacks), one float layer at a time."""
-    if scheme.is_float:
-        raise UnsupportedError("a streamed ExecuTorch export quantizes while it loads; fp32 holds every float weight",
-                               hint="Use --quant int4 or int8, or --no-stream on a host with the memory for fp32.")
-
+    """(the quantized model to lower, the manifest's native record, fallbacks), one float layer at a time.
+    `scheme` quantizes (the backend's stream_blocker refuses a float one before this runs)."""
     def fetch(name: str) -> torch.Tensor:
         return skel.values[name]()
 
