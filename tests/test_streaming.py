@@ -143,8 +143,11 @@ def test_max_memory_decides_the_mode(tiny_model_dir, tmp_path):
         choose_mode(et_fp32, source, config)
     coreml = ExportConfig(output=tmp_path / "o", target="ios", model=str(source.path), format="coreml",
                           max_memory=parse_memory("1GB"))
-    with pytest.raises(UserError, match="cannot stream: the coreml exporter"):
-        choose_mode(coreml, source, config)
+    assert choose_mode(coreml, source, config).streaming
+    coreml_fp16 = ExportConfig(output=tmp_path / "o", target="ios", model=str(source.path), format="coreml",
+                               quant="fp16", max_memory=parse_memory("1GB"))
+    with pytest.raises(UserError, match="cannot stream: a fp16 Core ML package stores every weight as float"):
+        choose_mode(coreml_fp16, source, config)
 
 
 @pytest.mark.parametrize("text,value", [("16GB", 16 * 10**9), ("12.5G", 12_500_000_000), ("900MB", 900 * 10**6),

@@ -74,5 +74,5 @@ def test_stream_refuses_what_cannot_stream(tiny_model_dir, tmp_path):
     with pytest.raises(UnsupportedError, match="fp32 ExecuTorch program holds every float weight"):
         ExportConfig(output=tmp_path / "o", target="linux", format="executorch", model=model, quant="fp32",
                      stream=True)
-    with pytest.raises(UnsupportedError, match="the coreml exporter needs the whole float model"):
-        ExportConfig(output=tmp_path / "o", target="ios", format="coreml", model=model, stream=True)
+    with pytest.raises(UnsupportedError, match="fp16 Core ML package stores every weight as float"):
+        ExportConfig(output=tmp_path / "o", target="ios", format="coreml", model=model, quant="fp16", stream=True)

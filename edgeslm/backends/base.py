@@ -77,6 +77,8 @@ class LoweringCheck:
                   (ONNX: MatMulNBits in float32); None: the shipped runner is compared as it is.
     reference, runtime: what each side is, for the manifest.
     tolerance: how close they must be, with the measurement behind it (verify/thresholds.py).
+    shipped_runner: the bundle as shipped, where this host cannot run the backend's own runtime (Core ML off
+                    macOS: the package's stored weights in PyTorch); None: the backend's runner.
     """
 
     stored_logits: Callable[[list[np.ndarray], Progress | None], list[np.ndarray]] | None
@@ -84,13 +86,15 @@ class LoweringCheck:
     reference: str
     runtime: str
     tolerance: "Tolerance"
+    shipped_runner: Callable[[int | None], "Runner"] | None = None  # (threads) -> runner
 
     def stored_logits_once(self, sequences: list[np.ndarray], progress: Progress | None = None) -> list[np.ndarray]:
-        """`stored_logits`, then let go of it: what it closes over (ExecuTorch: the whole quantized model, ~5 GB
-        at 4B) must not stay in memory while verify goes on to the float reference."""
+        """`stored_logits`, then let go of everything the check closes over (ExecuTorch and Core ML: the whole
+        quantized model, ~5 GB at 4B): it must not stay in memory while verify goes on to the float reference.
+        Open the shipped runner before this."""
         if self.stored_logits is None:
             raise RuntimeError("this lowering check was already run")
-        run, self.stored_logits = self.stored_logits, None
+        run, self.stored_logits, self.shipped_runner = self.stored_logits, None, None
         return run(sequences, progress)
 
 

@@ -83,7 +83,7 @@ def run_stream_export(cfg, log, resolved):
             log.note(f"verify {part.replace('_', ' ')}: {'passed' if section['passed'] else 'FAILED'} "
                      f"(SQNR {m['sqnr_db']:.1f} dB, top-1 {m['prompt_top1']:.3f} / {m['decode_top1']:.3f})")
         outcome, metrics = result.outcome, result.metrics
-        verify_section = {"runtime": f"host {backend.name}", **result.section}
+        verify_section = {"runtime": result.runtime or f"host {backend.name}", **result.section}
         manifest = package(stage, cfg, log, resolved, tokenizer, generation_config, vars(info), spec, artifact,
                            outcome, metrics, verify_section)
         return conclude(stage, cfg, manifest, outcome, metrics, scheme)
@@ -94,11 +94,13 @@ class TwoPartResult:
     outcome: Verdict  # both parts
     metrics: object  # quantization drift (the manifest's verify.metrics, as for every export)
     section: dict  # the manifest's verify entries for both parts
+    runtime: str | None = None  # what ran the bundle, where not the backend's own runtime on this host
 
 
 def two_part_verify(skel, tokenizer, open_shipped: Callable[[], Runner], check: LoweringCheck, scheme: str,
                     decode_tokens: int, max_positions: int, threads: int | None = None, log=None) -> TwoPartResult:
-    """(a) lowering exactness and (b) quantization drift, along one greedy run of the bundle (`open_shipped()`).
+    """(a) lowering exactness and (b) quantization drift, along one greedy run of the bundle (`open_shipped()`, the
+    backend's runner, or the check's own `shipped_runner` where this host cannot run the backend's runtime).
 
     Memory: one big thing at a time. The shipped runner is closed once its greedy run is recorded, and the check's
     reference is let go once (a)'s logits are computed (`stored_logits_once`), before (b) loads the float shell:
@@ -110,7 +112,8 @@ def two_part_verify(skel, tokenizer, open_shipped: Callable[[], Runner], check: 
     float32 arithmetic and records how far the shipped arithmetic moves the logits beside it).
     """
     prompts = _prompt_ids(tokenizer, max_positions, decode_tokens)
-    shipped = open_shipped()
+    stand_in = check.runtime if check.shipped_runner is not None else None
+    shipped = check.shipped_runner(threads) if check.shipped_runner is not None else open_shipped()
     own = greedy_outputs(shipped, VERIFY_PROMPTS, prompts, decode_tokens)
     del shipped
     return_freed_memory()
@@ -146,7 +149,7 @@ def two_part_verify(skel, tokenizer, open_shipped: Callable[[], Runner], check: 
         section["runtime_arithmetic"] = {
             "metrics": score(own, stored_refs).to_dict(),
             "what": "the shipped kernels (int8 activation blocks) against the same reference"}
-    return TwoPartResult(outcome, drift, section)
+    return TwoPartResult(outcome, drift, section, stand_in)
 
 
 def reverify_streamed(manifest: dict, source_folder, bundle, decode: int, threads: int | None = None) -> dict:
@@ -166,5 +169,5 @@ def reverify_streamed(manifest: dict, source_folder, bundle, decode: int, thread
     result = two_part_verify(skel, tokenizer, lambda: backend.runner(bundle, manifest["io"], threads), check, scheme,
                              decode, max_positions, threads)
     return {"passed": result.outcome.passed, "failures": list(result.outcome.failures),
-            "metrics": result.metrics.to_dict(), "scheme": scheme,
+            "metrics": result.metrics.to_dict(), "scheme": scheme, "runtime": result.runtime or f"host {backend.name}",
             "lowering_exactness": result.section["lowering_exactness"]}

@@ -112,8 +112,7 @@ def reverify(bundle: Path, opts: VerifyOptions = VerifyOptions()) -> dict:
             raise UnsupportedError("a streamed bundle is re-verified streamed: --clinical, --adapter and "
                                    "--trust-remote-code need the whole float model in memory",
                                    hint="Drop those options; the streamed check runs both of its parts.")
-        return {**reverify_streamed(manifest, source.path, bundle, decode, opts.threads),
-                "runtime": f"host {backend.name}"}
+        return reverify_streamed(manifest, source.path, bundle, decode, opts.threads)
     config = load_config(source, opts.trust_remote_code)
     loaded = load_model(source, config, opts.trust_remote_code, adapter_of(bundle, manifest, opts))
     max_positions = manifest["generation"]["max_positions"]

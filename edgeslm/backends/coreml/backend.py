@@ -8,13 +8,15 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeslm.backends.base import Backend, Fallback, LowerContext, LoweredArtifact, Support
+from edgeslm.backends.base import (Backend, Fallback, LowerContext, LoweredArtifact, LoweringCheck, Progress,
+                                   Support)
 from edgeslm.backends.coreml.runner import MODEL_DIR, CoreMLRunner
-from edgeslm.errors import InternalError
+from edgeslm.errors import InternalError, UnsupportedError
 from edgeslm.quant import QuantScheme
 
 if TYPE_CHECKING:  # lowering needs torch and coremltools; running a bundle on a Mac needs only coremltools
     from edgeslm.model.decoder import EdgeDecoder
+    from edgeslm.model.skeleton import Skeleton
 
 SUPPORTED_QUANT = ("fp16", "int8", "int4")
 
@@ -35,9 +37,8 @@ class CoreMLBackend(Backend):
 
     def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: LowerContext
               ) -> LoweredArtifact:
-        from edgeslm.backends.coreml.convert import convert, io_layout, native_quant, quantize, quiet, trace
+        from edgeslm.backends.coreml.convert import convert, native_quant, quantize, quiet, trace
         from edgeslm.backends.coreml.gguf_carry import carry_gguf_blocks
-        from edgeslm.backends.coreml.mil import io_shapes, op_counts, stored_weights
         from edgeslm.sources.gguf_blocks import CARRY_SCHEMES, grid_not_carried
 
         spec = decoder.spec
@@ -67,35 +68,59 @@ class CoreMLBackend(Backend):
         carried_at = time.perf_counter()
         mlmodel = quantize(mlmodel, scheme)
         quantized = time.perf_counter()
-        mlmodel.save(str(out_dir / MODEL_DIR))
-        counts = op_counts(mlmodel._mil_program)
-        stored = stored_weights(mlmodel._mil_program)
-        del mlmodel
-        fused = counts.get("scaled_dot_product_attention", 0)
-        if fused != spec.layers:
-            raise InternalError(f"expected {spec.layers} fused scaled_dot_product_attention ops, found {fused}",
-                                hint="The attention did not stay one MIL op per layer; rerun with --debug.")
-        if not scheme.is_float:
-            fallbacks += [Fallback(f"weight {name}", "left in float16 by coremltools' quantizer")
-                          for name in stored.float_left]
-        package = out_dir / MODEL_DIR
-        files = sorted(str(p.relative_to(out_dir)) for p in package.rglob("*") if p.is_file())
-        io = {**io_layout(decoder, max_len), "coreml": io_shapes(_spec(package))}
         native = {**native_quant(scheme), "seconds": {"convert": round(converted - started, 2),
                                                       "gguf_carry": round(carried_at - converted, 2),
                                                       "quantize": round(quantized - carried_at, 2)}}
         if carry is not None:
             native["gguf_carry_over"] = carry
-        kernels = {
-            "fused_attention": fused,
-            "scaled_dot_product_attention": fused,
-            "constexpr_blockwise_shift_scale": counts.get("constexpr_blockwise_shift_scale", 0),
-            "weights_by_storage": stored.kinds,
-            "gqa": ("kv heads repeated (tile) before the fused op: the iOS 18 op needs equal head counts"
-                    if spec.heads != spec.kv_heads else "none (heads == kv_heads)"),
-            "op_counts": counts,
-        }
-        return LoweredArtifact(files=files, io=io, quant=native, fallbacks=fallbacks, kernels=kernels)
+        return _packaged(mlmodel, decoder, scheme, out_dir, fallbacks, native)
+
+    streams = True
+    streamed_how = ("projections quantized layer by layer while loading", "layers")
+
+    def stream_blocker(self, scheme: QuantScheme) -> str | None:
+        if scheme.is_float:
+            return (f"a {scheme.name} Core ML package stores every weight as float; streamed, Core ML quantizes "
+                    "while it loads (int4 or int8)")
+        return None
+
+    def lower_streamed(self, skel: "Skeleton", scheme: QuantScheme, out_dir: Path,
+                       progress: Progress | None = None) -> tuple[LoweredArtifact, LoweringCheck]:
+        """Projections quantized layer by layer while loading (backends/coreml/stream.py), traced and converted
+        holding their int data only; the embedding tables quantized by coremltools as in memory. The quantized
+        model stays in memory as the reference of (a)."""
+        from edgeslm.backends.coreml.convert import convert, native_quant, quantize, trace
+        from edgeslm.backends.coreml.stream import quantized_from_skeleton, register_projections_pass
+        from edgeslm.backends.coreml.stream_check import streamed_check
+
+        blocker = self.stream_blocker(scheme)
+        if blocker:
+            raise UnsupportedError(f"cannot stream this export: {blocker}",
+                                   hint="Use --quant int4 or int8, or --no-stream on a host with the memory for it.")
+        started = time.perf_counter()
+        model, fallbacks = quantized_from_skeleton(skel, scheme, progress)
+        loaded = time.perf_counter()
+        max_len = skel.spec.max_positions
+        traced = trace(model, max_len)
+        mlmodel = convert(traced, max_len, tuple(traced.k_cache.shape), extra_passes=(register_projections_pass(),))
+        del traced
+        converted = time.perf_counter()
+        mlmodel = quantize(mlmodel, scheme, op_types=("gather",))
+        native = {**native_quant(scheme), "streamed": True,
+                  "projections": "quantized while loading by coremltools' own blockwise_compress_by_dtype (the "
+                                 "function linear_quantize_weights calls), converted from torchao dequantize_affine",
+                  "seconds": {"quantize_while_loading": round(loaded - started, 2),
+                              "convert": round(converted - loaded, 2),
+                              "quantize_tables": round(time.perf_counter() - converted, 2)}}
+        artifact = _packaged(mlmodel, model, scheme, out_dir, fallbacks, native)
+        return artifact, streamed_check(model, scheme, out_dir)
+
+    def lowering_check(self, skel: "Skeleton", scheme: QuantScheme, bundle_dir: Path) -> LoweringCheck:
+        """Re-quantizes the source layer by layer (deterministic: the weights the package was built from)."""
+        from edgeslm.backends.coreml.stream import quantized_from_skeleton
+        from edgeslm.backends.coreml.stream_check import streamed_check
+
+        return streamed_check(quantized_from_skeleton(skel, scheme)[0], scheme, bundle_dir)
 
     def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> CoreMLRunner:
         return CoreMLRunner(bundle_dir, io, threads)
@@ -125,6 +150,40 @@ class CoreMLBackend(Backend):
 
         return host_verify(make_decoder(), scheme, bundle_dir, references, threads,
                            runner_factory=lambda: self.runner(bundle_dir, io, threads))
+
+
+def _packaged(mlmodel, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, fallbacks: list[Fallback],
+              native: dict) -> LoweredArtifact:
+    """Save the package and describe it from its own program: fused attention per layer (or fail), weights by
+    storage, what stayed float, the I/O as the package declares it."""
+    from edgeslm.backends.coreml.convert import io_layout
+    from edgeslm.backends.coreml.mil import io_shapes, op_counts, storage
+
+    spec = decoder.spec
+    mlmodel.save(str(out_dir / MODEL_DIR))
+    counts = op_counts(mlmodel._mil_program)
+    kinds, float_left = storage(mlmodel._mil_program)
+    del mlmodel
+    fused = counts.get("scaled_dot_product_attention", 0)
+    if fused != spec.layers:
+        raise InternalError(f"expected {spec.layers} fused scaled_dot_product_attention ops, found {fused}",
+                            hint="The attention did not stay one MIL op per layer; rerun with --debug.")
+    if not scheme.is_float:
+        fallbacks = fallbacks + [Fallback(f"weight {name}", "left in float16 by coremltools' quantizer")
+                                 for name in float_left]
+    package = out_dir / MODEL_DIR
+    files = sorted(str(p.relative_to(out_dir)) for p in package.rglob("*") if p.is_file())
+    io = {**io_layout(decoder, spec.max_positions), "coreml": io_shapes(_spec(package))}
+    kernels = {
+        "fused_attention": fused,
+        "scaled_dot_product_attention": fused,
+        "constexpr_blockwise_shift_scale": counts.get("constexpr_blockwise_shift_scale", 0),
+        "weights_by_storage": kinds,
+        "gqa": ("kv heads repeated (tile) before the fused op: the iOS 18 op needs equal head counts"
+                if spec.heads != spec.kv_heads else "none (heads == kv_heads)"),
+        "op_counts": counts,
+    }
+    return LoweredArtifact(files=files, io=io, quant=native, fallbacks=fallbacks, kernels=kernels)
 
 
 def _spec(package: Path):

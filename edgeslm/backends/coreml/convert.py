@@ -60,8 +60,15 @@ def io_layout(decoder, max_len: int) -> dict:
     }
 
 
-def convert(traced: torch.jit.ScriptModule, max_len: int, state_shape: tuple[int, ...]):
+def convert(traced: torch.jit.ScriptModule, max_len: int, state_shape: tuple[int, ...],
+            extra_passes: tuple[str, ...] = ()):
+    """The traced wrapper as an iOS 18 ML program (fp16). `extra_passes`: registered MIL passes run after
+    coremltools' default pipeline (the streamed path's `edgeslm::projections_as_linear`)."""
     import coremltools as ct
+
+    pipeline = ct.PassPipeline.DEFAULT
+    for name in extra_passes:
+        pipeline.append_pass(name)
 
     s = ct.RangeDim(1, max_len, default=1, symbol="S")
     total = ct.RangeDim(1, max_len, default=1, symbol="T")
@@ -75,15 +82,16 @@ def convert(traced: torch.jit.ScriptModule, max_len: int, state_shape: tuple[int
                 outputs=[ct.TensorType(OUTPUT, dtype=np.float16)],
                 states=[ct.StateType(wrapped_type=state_type, name=n) for n in STATES],
                 minimum_deployment_target=ct.target.iOS18, compute_precision=ct.precision.FLOAT16,
-                skip_model_load=True)
+                pass_pipeline=pipeline, skip_model_load=True)
         except Exception as exc:  # coremltools raises bare ValueError/RuntimeError/AssertionError
             raise InternalError(f"coremltools could not convert the stateful decoder: {exc}",
                                 hint="Rerun with --debug for the traceback; report it with the model's config."
                                 ) from exc
 
 
-def quantizer_config(scheme: QuantScheme):
-    """The scheme as coremltools.optimize's own config (None for fp16: the float baseline)."""
+def quantizer_config(scheme: QuantScheme, op_types: tuple[str, ...] = QUANTIZED_OP_TYPES):
+    """The scheme as coremltools.optimize's own config for the weights of `op_types` (None for fp16: the float
+    baseline)."""
     import coremltools.optimize.coreml as cto
 
     if scheme.name == "int4":
@@ -94,7 +102,7 @@ def quantizer_config(scheme: QuantScheme):
                                          weight_threshold=WEIGHT_THRESHOLD)
     else:
         return None
-    return cto.OptimizationConfig(op_type_configs={t: op for t in QUANTIZED_OP_TYPES})
+    return cto.OptimizationConfig(op_type_configs={t: op for t in op_types})
 
 
 def native_quant(scheme: QuantScheme) -> dict:
@@ -110,8 +118,8 @@ def native_quant(scheme: QuantScheme) -> dict:
     return {**base, "weights": "float16"}
 
 
-def quantize(mlmodel, scheme: QuantScheme):
-    config = quantizer_config(scheme)
+def quantize(mlmodel, scheme: QuantScheme, op_types: tuple[str, ...] = QUANTIZED_OP_TYPES):
+    config = quantizer_config(scheme, op_types)
     if config is None:
         return mlmodel
     import coremltools.optimize.coreml as cto

@@ -49,11 +49,12 @@ def coreml_runtime_available() -> str | None:
     return None
 
 
-def projection_call_order(decoder) -> list[Proj]:
-    """The decoder's projections in the order one forward pass calls them (the traced and MIL order)."""
-    order: list[Proj] = []
+def projection_call_order(decoder, kinds: tuple[type, ...] = (Proj,)) -> list:
+    """The decoder's projections (modules of `kinds`) in the order one forward pass calls them (the traced and MIL
+    order)."""
+    order: list = []
     hooks = [m.register_forward_hook(lambda mod, _i, _o: order.append(mod))
-             for m in decoder.modules() if isinstance(m, Proj)]
+             for m in decoder.modules() if isinstance(m, kinds)]
     try:
         wrapper = StatefulDecoder(decoder, 4)
         with torch.no_grad():

@@ -61,17 +61,23 @@ def dequantize(source) -> np.ndarray:
     if source.op_type != QUANT_OP:
         raise InternalError(f"unexpected compressed weight op {source.op_type} ({source.name})",
                             hint="The Core ML backend reads back only constexpr_blockwise_shift_scale weights.")
-    data = np.asarray(source.data.val, dtype=np.float32)
-    scale = np.asarray(source.scale.val, dtype=np.float32)
-    offset = source.offset.val if source.offset is not None else None
+    return dequantize_blocks(source.data.val, source.scale.val,
+                             source.offset.val if source.offset is not None else None)
+
+
+def dequantize_blocks(data: np.ndarray, scale: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+    """constexpr_blockwise_shift_scale's arithmetic in float32: (data - offset) * scale, each scale (and offset)
+    repeated over its block."""
+    data = np.asarray(data, dtype=np.float32)
 
     def expand(x):
+        x = np.asarray(x, dtype=np.float32)
         for axis in range(data.ndim):
             x = np.repeat(x, data.shape[axis] // x.shape[axis], axis=axis)
         return x
 
     if offset is not None:
-        data = data - expand(np.asarray(offset, dtype=np.float32))
+        data = data - expand(offset)
     return data * expand(scale)
 
 
@@ -90,8 +96,9 @@ class StoredWeights:
     float_left: list[str]  # rank-2 weights the quantizer left float (names)
 
 
-def stored_weights(mil) -> StoredWeights:
-    projections, embeddings, kinds, float_left = [], {}, {}, []
+def weight_sources(mil):
+    """(op, the op that stores its weight, the decoder's embedding attribute or None) for every projection
+    (`linear`) and embedding lookup (`gather` of a table) in program order."""
     for op in operations(mil):
         if op.op_type not in WEIGHT_OPS:
             continue
@@ -101,9 +108,25 @@ def stored_weights(mil) -> StoredWeights:
         embed = _is_embedding(source) if op.op_type == "gather" else None
         if op.op_type == "gather" and embed is None:
             continue
+        yield op, source, embed
+
+
+def storage(mil) -> tuple[dict[str, int], list[str]]:
+    """How the weights are stored (storage op type -> count) and the names of those left float, without
+    dequantizing anything (a big model's weights in float32 would not fit beside it)."""
+    kinds: dict[str, int] = {}
+    float_left = []
+    for _op, source, _embed in weight_sources(mil):
         kinds[source.op_type] = kinds.get(source.op_type, 0) + 1
         if source.op_type == "const":
             float_left.append(source.name)
+    return kinds, float_left
+
+
+def stored_weights(mil) -> StoredWeights:
+    projections, embeddings = [], {}
+    kinds, float_left = storage(mil)
+    for op, source, embed in weight_sources(mil):
         values = dequantize(source)
         if embed:
             embeddings[embed] = values
