@@ -127,15 +127,18 @@ def timed(argv: list[str]) -> dict:
             "tail": [line for line in proc.stderr.splitlines() if not line.startswith("\t")][-20:]}
 
 
-def bench(shape: str, mode: str, target: str, quant: str, work: Path, max_seq_len: int, fmt: str = "onnx") -> dict:
+def bench(shape: str, mode: str, target: str, quant: str, work: Path, max_seq_len: int, fmt: str = "onnx",
+          verify_tokens: int | None = None) -> dict:
     source = write_checkpoint(shape, work / f"{shape}-random-bf16")
     checkpoint_gb = sum(p.stat().st_size for p in source.glob("*.safetensors")) / 1e9
     out = work / f"{shape}-{fmt}-{quant}-{mode}"
     flag = "--stream" if mode == "streaming" else "--no-stream"
     export = timed([sys.executable, "-m", "edgeslm", "export", "--model", str(source), "--target", target,
                     "--format", fmt, "--quant", quant, "--max-seq-len", str(max_seq_len), "--keep-unverified",
-                    "--force", flag, "-o", str(out)])
+                    "--force", flag, "-o", str(out)]
+                   + (["--verify-tokens", str(verify_tokens)] if verify_tokens is not None else []))
     result = {"shape": shape, "format": fmt, "mode": mode, "target": target, "quant": quant,
+              "verify_tokens": verify_tokens,
               "checkpoint_gb": round(checkpoint_gb, 2), "export": export}
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
@@ -164,8 +167,12 @@ def main() -> None:
     parser.add_argument("--max-seq-len", type=int, default=512)
     parser.add_argument("--work", type=Path, default=Path("/tmp/edgeslm-bench-big"))
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.add_argument("--verify-tokens", type=int, default=None,
+                        help="decode steps verify runs per prompt (default: export's); fewer is faster where the "
+                             "host runs the bundle slowly (Core ML's stored weights in PyTorch)")
     args = parser.parse_args()
-    result = bench(args.shape, args.mode, args.target, args.quant, args.work, args.max_seq_len, args.format)
+    result = bench(args.shape, args.mode, args.target, args.quant, args.work, args.max_seq_len, args.format,
+                   args.verify_tokens)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

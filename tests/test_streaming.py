@@ -139,14 +139,14 @@ def test_max_memory_decides_the_mode(tiny_model_dir, tmp_path):
     assert choose_mode(et, source, config).streaming
     et_fp32 = ExportConfig(output=tmp_path / "o", target="linux", model=str(source.path), format="executorch",
                            quant="fp32", max_memory=parse_memory("1GB"))
-    with pytest.raises(UserError, match="cannot stream: an fp32 ExecuTorch program"):
+    with pytest.raises(UserError, match="cannot stream: ExecuTorch programs in fp32 hold every float weight"):
         choose_mode(et_fp32, source, config)
     coreml = ExportConfig(output=tmp_path / "o", target="ios", model=str(source.path), format="coreml",
                           max_memory=parse_memory("1GB"))
     assert choose_mode(coreml, source, config).streaming
     coreml_fp16 = ExportConfig(output=tmp_path / "o", target="ios", model=str(source.path), format="coreml",
                                quant="fp16", max_memory=parse_memory("1GB"))
-    with pytest.raises(UserError, match="cannot stream: a fp16 Core ML package stores every weight as float"):
+    with pytest.raises(UserError, match="cannot stream: Core ML packages in fp16 store every weight as float"):
         choose_mode(coreml_fp16, source, config)
 
 

@@ -10,6 +10,8 @@ from edgeslm.pipeline.config import ExportConfig
 from edgeslm.pipeline.export import run_export
 from edgeslm.pipeline.progress import StageLog
 
+from stream_helpers import lowering_exactness_right_and_wrong
+
 
 @pytest.fixture(scope="module")
 def streamed(tiny_model_dir, tmp_path_factory):
@@ -47,33 +49,12 @@ def test_streamed_verify_has_both_parts(streamed):
 
 
 def test_lowering_check_catches_a_wrong_weight(streamed, tiny_model_dir):
-    """Re-quantized from a source with one projection negated, the reference no longer matches the package."""
-    from transformers import AutoConfig, AutoTokenizer
+    """Re-quantized from a source with one projection negated, the reference no longer matches the package; and
+    Core ML's runtime (absent here) is never asked for: the package's weights run in PyTorch."""
 
-    from edgeslm.archs import ARCHS
-    from edgeslm.backends import BACKENDS
-    from edgeslm.model.skeleton import skeleton
-    from edgeslm.pipeline.stream_export import two_part_verify
-    from edgeslm.quant import get_scheme
-    from edgeslm.sources.lazy_weights import canonical_lazy_weights
+    def no_runtime():
+        raise AssertionError("the Core ML runtime was asked for on a host without it")
 
-    folder = tiny_model_dir("llama")
-    config = AutoConfig.from_pretrained(folder)
-    backend = BACKENDS.get("coreml")
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-
-    def check_with(skel):
-        check = backend.lowering_check(skel, get_scheme("int4"), streamed.bundle)
-        assert check.shipped_runner is not None  # Core ML cannot run here: the package's weights in PyTorch
-
-        def no_runtime():
-            raise AssertionError("the Core ML runtime was asked for on a host without it")
-        return two_part_verify(skel, tokenizer, no_runtime, check, "int4", 4, 128, 1).section["lowering_exactness"]
-
-    skel = skeleton(config, canonical_lazy_weights(ARCHS.get("llama"), config, folder), 128)
-    right = check_with(skel)
-    flipped = skel.values["layers.1.o_proj.weight_t"]
-    skel.values["layers.1.o_proj.weight_t"] = lambda: -flipped()
-    wrong = check_with(skel)
+    right, wrong = lowering_exactness_right_and_wrong("coreml", streamed, tiny_model_dir("llama"), no_runtime)
     assert right["passed"] and not wrong["passed"]
     assert wrong["metrics"]["sqnr_db"] < right["metrics"]["sqnr_db"] - 40

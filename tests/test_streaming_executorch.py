@@ -3,14 +3,14 @@ in-memory export, and a lowering-exactness check with teeth."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import torch
 
-from edgeslm.errors import UnsupportedError, UserError
+from edgeslm.errors import UnsupportedError
 from edgeslm.pipeline.config import ExportConfig
 from edgeslm.pipeline.export import run_export
 from edgeslm.pipeline.progress import StageLog
+
+from stream_helpers import lowering_exactness_right_and_wrong
 
 
 @pytest.fixture(scope="module")
@@ -40,39 +40,15 @@ def test_streamed_verify_has_both_parts(streamed):
 
 def test_lowering_check_catches_a_wrong_weight(streamed, tiny_model_dir):
     """Re-quantized from a source with one projection negated, the reference no longer matches the program."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    from edgeslm.archs import ARCHS
-    from edgeslm.backends import BACKENDS
-    from edgeslm.model.skeleton import skeleton
-    from edgeslm.pipeline.stream_export import two_part_verify
-    from edgeslm.quant import get_scheme
-    from edgeslm.sources.lazy_weights import canonical_lazy_weights
-
-    folder = tiny_model_dir("llama")
-    config = AutoConfig.from_pretrained(folder)
-    backend = BACKENDS.get("executorch")
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-
-    def check_with(skel):
-        check = backend.lowering_check(skel, get_scheme("int4"), streamed.bundle)
-        def runner():
-            return backend.runner(streamed.bundle, streamed.manifest["io"], 1)
-        return two_part_verify(skel, tokenizer, runner, check, "int4", 4, 128, 1).section["lowering_exactness"]
-
-    skel = skeleton(config, canonical_lazy_weights(ARCHS.get("llama"), config, folder), 128)
-    right = check_with(skel)
-    flipped = skel.values["layers.1.o_proj.weight_t"]
-    skel.values["layers.1.o_proj.weight_t"] = lambda: -flipped()
-    wrong = check_with(skel)
+    right, wrong = lowering_exactness_right_and_wrong("executorch", streamed, tiny_model_dir("llama"))
     assert right["passed"] and not wrong["passed"]
     assert wrong["metrics"]["sqnr_db"] < right["metrics"]["sqnr_db"] - 15
 
 
 def test_stream_refuses_what_cannot_stream(tiny_model_dir, tmp_path):
     model = str(tiny_model_dir("llama"))
-    with pytest.raises(UnsupportedError, match="fp32 ExecuTorch program holds every float weight"):
+    with pytest.raises(UnsupportedError, match="ExecuTorch programs in fp32 hold every float weight"):
         ExportConfig(output=tmp_path / "o", target="linux", format="executorch", model=model, quant="fp32",
                      stream=True)
-    with pytest.raises(UnsupportedError, match="fp16 Core ML package stores every weight as float"):
+    with pytest.raises(UnsupportedError, match="Core ML packages in fp16 store every weight as float"):
         ExportConfig(output=tmp_path / "o", target="ios", format="coreml", model=model, quant="fp16", stream=True)

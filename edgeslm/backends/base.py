@@ -74,7 +74,8 @@ class LoweringCheck:
     stored_logits(sequences, progress): logits (S, V) at every position of each token sequence, computed in
                   PyTorch from the weights the bundle stores.
     exact_runner: the bundle run with arithmetic that reference reproduces, when the shipped kernels' is not
-                  (ONNX: MatMulNBits in float32); None: the shipped runner is compared as it is.
+                  (ONNX: MatMulNBits in float32; Core ML on macOS: the package's weights in PyTorch beside
+                  MLModel.predict); None: the shipped runner is compared as it is.
     reference, runtime: what each side is, for the manifest.
     tolerance: how close they must be, with the measurement behind it (verify/thresholds.py).
     shipped_runner: the bundle as shipped, where this host cannot run the backend's own runtime (Core ML off
@@ -141,7 +142,7 @@ class Backend(Protocol):
 
     def stream_blocker(self, scheme: QuantScheme) -> str | None:
         """Why this backend cannot stream an export in `scheme`, or None: the one place that decides it (export's
-        --stream check, the automatic choice and `plan`'s host forecast all ask here)."""
+        --stream check and the automatic choice between streaming and in memory both ask here)."""
         if not self.streams:
             return f"the {self.name} exporter needs the whole float model in memory"
         return None

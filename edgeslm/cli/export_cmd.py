@@ -41,7 +41,7 @@ from edgeslm.pipeline.config import DEFAULT_DECODE_TOKENS, DEFAULT_MAX_SEQ_LEN, 
               help="Questions per clinical set (default 50, at most 200): more is slower and narrows the CI.")
 @click.option("--stream/--no-stream", default=None,
               help="Stream a safetensors model, never holding its float weights at once: ONNX writes weight by "
-                   "weight, ExecuTorch (int4, int8) quantizes layer by layer while loading; Core ML does not stream. "
+                   "weight; ExecuTorch and Core ML (int4, int8) quantize layer by layer while loading. "
                    "Default: stream when an in-memory export would not fit --max-memory.")
 @click.option("--max-memory", default=None, metavar="SIZE",
               help="Memory the export may use, e.g. 16GB (default: what this host has available, minus 1 GB). "

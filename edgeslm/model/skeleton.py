@@ -78,6 +78,24 @@ def filled(module: torch.nn.Module, prefix: str, fetch: Callable[[str], torch.Te
     return real
 
 
+def layer_by_layer(skel: Skeleton, prepare: Callable[[torch.nn.Module, str], torch.nn.Module],
+                   progress: Callable[[int, int], None] | None = None) -> EdgeDecoder:
+    """The skeleton's decoder with real tensors, never more than one float layer in memory: the shell (embeddings,
+    head, tables) first, then each decoder layer read from `skel.values` and passed through `prepare(module,
+    prefix)` (a backend's quantizer: it must leave no float copy behind) before the next is read."""
+
+    def fetch(name: str) -> torch.Tensor:
+        return skel.values[name]()
+
+    model = prepare(filled_shell(skel.decoder, fetch), "")  # the head (the layers list is still empty)
+    depth = len(skel.decoder.layers)
+    for i, meta_layer in enumerate(skel.decoder.layers):
+        model.layers.append(prepare(filled(meta_layer, f"layers.{i}.", fetch), f"layers.{i}."))
+        if progress:
+            progress(i + 1, depth)
+    return model.eval()
+
+
 def filled_shell(decoder: EdgeDecoder, fetch: Callable[[str], torch.Tensor]) -> EdgeDecoder:
     """A skeleton decoder's tensors outside its layers (embeddings, final norm, head, rotary tables) loaded,
     with an empty layer list: the layers are filled one at a time by whoever walks them."""

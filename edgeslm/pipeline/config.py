@@ -79,8 +79,8 @@ class ExportConfig:
         if blocker:
             streaming = " and ".join(name for name, b in BACKENDS.items() if b.streams)
             raise UnsupportedError(f"--stream is not possible: {blocker}",
-                                   hint=f"{streaming} stream (executorch at int4 / int8); or drop --stream for an "
-                                        "in-memory export.")
+                                   hint=f"{streaming} stream (executorch and coreml at int4 / int8); or drop "
+                                        "--stream for an in-memory export.")
         if self.adapter is not None and not Path(self.adapter).is_dir():
             raise UserError(f"adapter folder {self.adapter} does not exist",
                             hint="--adapter takes the folder of a PEFT LoRA adapter (adapter_config.json).")

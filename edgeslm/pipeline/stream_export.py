@@ -148,7 +148,7 @@ def two_part_verify(skel, tokenizer, open_shipped: Callable[[], Runner], check: 
     if check.exact_runner is not None:
         section["runtime_arithmetic"] = {
             "metrics": score(own, stored_refs).to_dict(),
-            "what": "the shipped kernels (int8 activation blocks) against the same reference"}
+            "what": "the bundle as shipped (its runtime's own arithmetic) against the same reference"}
     return TwoPartResult(outcome, drift, section, stand_in)
 
 

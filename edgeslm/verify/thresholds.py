@@ -60,10 +60,12 @@ LOWERING_TOLERANCE = Tolerance(None, 60.0, 0.99, 0.99, "float32 reassociation on
 # (attention, norms) differ from PyTorch's in the last float bit, and wherever that moves a value across an int8
 # rounding boundary the next linear sees a whole step of difference. In a deep model with random weights those
 # steps compound: measured tiny test llama int4 47.0 dB, top-1 1.000; TinyLlama-1.1B's shape 22.0 dB,
-# 0.848 / 0.802; MedMobile's 3.8B phi3 shape 19.2 dB, 0.759 / 0.729 (BENCHMARKS.md, "Big models"). What a lowering
-# bug gives is what an unrelated model gives: the same random checkpoints' float logits scored against the bundle
-# measured 1.3-4.1 dB, top-1 0.02-0.23; one projection negated in the tiny model drops 15+ dB
-# (tests/test_streaming_executorch.py). The bound sits between the two, with room for deeper models' compounding.
-EXECUTORCH_LOWERING_TOLERANCE = Tolerance(None, 10.0, 0.50, 0.50,
+# 0.848 / 0.802; MedMobile's 3.8B phi3 shape 19.2 dB, 0.759 / 0.729; MedGemma-4B's gemma3 shape (34 layers, q/k
+# norms, a 262k vocabulary of near-tied random logits) 11.6 dB, 0.646 / 0.438 (BENCHMARKS.md, "Big models"). What
+# a lowering bug gives is what an unrelated model gives: the same random checkpoints' float logits scored against
+# the bundle measured -0.1 to 4.1 dB, top-1 0.00-0.23; one projection negated in the tiny model drops 15+ dB
+# (tests/test_streaming_executorch.py). The bound sits midway between the two (it was 10 dB / 0.50 until the 4B
+# gemma3 shape, which it failed on decode top-1 while scoring far from any bug).
+EXECUTORCH_LOWERING_TOLERANCE = Tolerance(None, 8.0, 0.33, 0.33,
                                           "int8 activation rounding: XNNPACK's kernels against their arithmetic "
                                           "in PyTorch, compounded over the layers")

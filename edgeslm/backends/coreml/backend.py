@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from edgeslm.backends.base import (Backend, Fallback, LowerContext, LoweredArtifact, LoweringCheck, Progress,
                                    Support)
 from edgeslm.backends.coreml.runner import MODEL_DIR, CoreMLRunner
-from edgeslm.errors import InternalError, UnsupportedError
+from edgeslm.errors import InternalError
 from edgeslm.quant import QuantScheme
 
 if TYPE_CHECKING:  # lowering needs torch and coremltools; running a bundle on a Mac needs only coremltools
@@ -80,7 +80,7 @@ class CoreMLBackend(Backend):
 
     def stream_blocker(self, scheme: QuantScheme) -> str | None:
         if scheme.is_float:
-            return (f"a {scheme.name} Core ML package stores every weight as float; streamed, Core ML quantizes "
+            return (f"Core ML packages in {scheme.name} store every weight as float; streamed, Core ML quantizes "
                     "while it loads (int4 or int8)")
         return None
 
@@ -92,13 +92,10 @@ class CoreMLBackend(Backend):
         from edgeslm.backends.coreml.convert import convert, native_quant, quantize, trace
         from edgeslm.backends.coreml.stream import quantized_from_skeleton, register_projections_pass
         from edgeslm.backends.coreml.stream_check import streamed_check
+        from edgeslm.pipeline.memory import return_freed_memory
 
-        blocker = self.stream_blocker(scheme)
-        if blocker:
-            raise UnsupportedError(f"cannot stream this export: {blocker}",
-                                   hint="Use --quant int4 or int8, or --no-stream on a host with the memory for it.")
         started = time.perf_counter()
-        model, fallbacks = quantized_from_skeleton(skel, scheme, progress)
+        model = quantized_from_skeleton(skel, scheme, progress)
         loaded = time.perf_counter()
         max_len = skel.spec.max_positions
         traced = trace(model, max_len)
@@ -112,7 +109,9 @@ class CoreMLBackend(Backend):
                   "seconds": {"quantize_while_loading": round(loaded - started, 2),
                               "convert": round(converted - loaded, 2),
                               "quantize_tables": round(time.perf_counter() - converted, 2)}}
-        artifact = _packaged(mlmodel, model, scheme, out_dir, fallbacks, native)
+        artifact = _packaged(mlmodel, model, scheme, out_dir, [], native)
+        del mlmodel  # the converted program (every projection's int data): not needed to check the package
+        return_freed_memory()
         return artifact, streamed_check(model, scheme, out_dir)
 
     def lowering_check(self, skel: "Skeleton", scheme: QuantScheme, bundle_dir: Path) -> LoweringCheck:
@@ -120,7 +119,7 @@ class CoreMLBackend(Backend):
         from edgeslm.backends.coreml.stream import quantized_from_skeleton
         from edgeslm.backends.coreml.stream_check import streamed_check
 
-        return streamed_check(quantized_from_skeleton(skel, scheme)[0], scheme, bundle_dir)
+        return streamed_check(quantized_from_skeleton(skel, scheme), scheme, bundle_dir)
 
     def runner(self, bundle_dir: Path, io: dict | None = None, threads: int | None = None) -> CoreMLRunner:
         return CoreMLRunner(bundle_dir, io, threads)
@@ -163,7 +162,6 @@ def _packaged(mlmodel, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Pat
     mlmodel.save(str(out_dir / MODEL_DIR))
     counts = op_counts(mlmodel._mil_program)
     kinds, float_left = storage(mlmodel._mil_program)
-    del mlmodel
     fused = counts.get("scaled_dot_product_attention", 0)
     if fused != spec.layers:
         raise InternalError(f"expected {spec.layers} fused scaled_dot_product_attention ops, found {fused}",

@@ -65,20 +65,28 @@ def dequantize(source) -> np.ndarray:
                              source.offset.val if source.offset is not None else None)
 
 
+_ROWS_AT_ONCE = 4096  # a 262k-row table dequantized whole would hold three float32 copies of itself at once
+
+
 def dequantize_blocks(data: np.ndarray, scale: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
     """constexpr_blockwise_shift_scale's arithmetic in float32: (data - offset) * scale, each scale (and offset)
-    repeated over its block."""
-    data = np.asarray(data, dtype=np.float32)
+    repeated over its block; a few thousand rows at a time, so the result is the only full-size array."""
+    data = np.asarray(data)
+    out = np.empty(data.shape, dtype=np.float32)
 
-    def expand(x):
-        x = np.asarray(x, dtype=np.float32)
-        for axis in range(data.ndim):
+    def expand(x, rows):
+        x = np.asarray(x[rows] if x.shape[0] == data.shape[0] else x, dtype=np.float32)
+        for axis in range(1, data.ndim):
             x = np.repeat(x, data.shape[axis] // x.shape[axis], axis=axis)
         return x
 
-    if offset is not None:
-        data = data - expand(offset)
-    return data * expand(scale)
+    for start in range(0, max(data.shape[0], 1), _ROWS_AT_ONCE):
+        rows = slice(start, start + _ROWS_AT_ONCE)
+        block = data[rows].astype(np.float32)
+        if offset is not None:
+            block -= expand(offset, rows)
+        out[rows] = block * expand(scale, rows)
+    return out
 
 
 def _is_embedding(source) -> str | None:

@@ -25,10 +25,9 @@ import torch.nn.functional as F
 import torchao.quantization.quant_primitives  # noqa: F401  (registers torch.ops.torchao.dequantize_affine)
 from torch import nn
 
-from edgeslm.backends.base import Fallback
 from edgeslm.backends.coreml.convert import WEIGHT_THRESHOLD
 from edgeslm.model.decoder import EdgeDecoder, Proj
-from edgeslm.model.skeleton import Skeleton, filled, filled_shell
+from edgeslm.model.skeleton import Skeleton, layer_by_layer
 from edgeslm.quant import QuantScheme
 
 # torchao's dequantize_affine carries the int range only to say the width: coremltools maps (-8, 7) to int4 and
@@ -44,17 +43,19 @@ class QuantizedProj(nn.Module):
         super().__init__()
         self.register_buffer("data", torch.from_numpy(np.ascontiguousarray(data, dtype=np.int8)))
         self.register_buffer("scale", torch.from_numpy(np.ascontiguousarray(scale, dtype=np.float16)))
-        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+        # The package stores the bias in float16 (the linear's third operand): held as it will be read back.
+        self.bias = None if bias is None else nn.Parameter(bias.detach().half().float(), requires_grad=False)
         self.block = [1, data.shape[1] // scale.shape[1]]
         self.bits = bits
 
-    def dequantized(self) -> torch.Tensor:
+    def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
+        """data * scale in `dtype` (coremltools ignores the dtype: the program computes in float16)."""
         low, high = _TORCHAO_RANGE[self.bits]
         return torch.ops.torchao.dequantize_affine(self.data, self.block, self.scale, None, torch.int8, low, high,
-                                                   output_dtype=torch.float16)
+                                                   output_dtype=dtype)
 
     def forward(self, x):
-        y = F.linear(x, self.dequantized().to(x.dtype))
+        y = F.linear(x, self.dequantized(x.dtype))  # one full-size copy per call: verify decodes through it
         return y if self.bias is None else y + self.bias
 
 
@@ -64,7 +65,7 @@ def coreml_quantized(weight: torch.Tensor, scheme: QuantScheme) -> tuple[np.ndar
     from coremltools.optimize.coreml._quantization_passes import linear_quantize_weights
 
     value = weight.detach().to(torch.float16).numpy()
-    if value.size <= WEIGHT_THRESHOLD:
+    if value.size <= WEIGHT_THRESHOLD or np.isinf(value).any():  # the pass's own skips (inf: beyond float16)
         return None
     blocks = [1, scheme.group_size] if scheme.name == "int4" else [1, 0]
     params = linear_quantize_weights.blockwise_compress_by_dtype(value, f"int{scheme.weight_bits}",
@@ -82,53 +83,46 @@ def tables_as_stored(model: EdgeDecoder, scheme: QuantScheme) -> None:
 
     for attr in ("embed", "pos_embed"):
         table = getattr(model, attr, None)
-        q = coreml_quantized(table.weight, scheme) if table is not None else None
-        if q is not None:
-            table.weight = nn.Parameter(torch.from_numpy(dequantize_blocks(*q)), requires_grad=False)
+        if table is None:
+            continue
+        q = coreml_quantized(table.weight, scheme)
+        stored = dequantize_blocks(*q) if q is not None else table.weight.detach().half().float().numpy()
+        table.weight = nn.Parameter(torch.from_numpy(stored), requires_grad=False)
 
 
-def _quantize_projections(module: nn.Module, scheme: QuantScheme, prefix: str, left: list[str]) -> None:
+def _quantize_projections(module: nn.Module, scheme: QuantScheme) -> nn.Module:
+    """Every Proj of `module` as coremltools stores it: quantized, or (where its pass skips the weight) rounded to
+    float16, the value the package then holds."""
     for name, child in list(module.named_children()):
         if isinstance(child, Proj):
             q = coreml_quantized(child.weight_t.t(), scheme)
             if q is None:
-                left.append(f"{prefix}{name}.weight_t")
-                continue
-            setattr(module, name, QuantizedProj(*q, child.bias, scheme.weight_bits))
-        else:
-            _quantize_projections(child, scheme, f"{prefix}{name}.", left)
+                child.weight_t.data = child.weight_t.data.half().float()
+                if child.bias is not None:
+                    child.bias.data = child.bias.data.half().float()
+            else:
+                setattr(module, name, QuantizedProj(*q, child.bias, scheme.weight_bits))
+        elif not isinstance(child, QuantizedProj):
+            _quantize_projections(child, scheme)
+    return module
 
 
 def quantized_from_skeleton(skel: Skeleton, scheme: QuantScheme,
-                            progress: Callable[[int, int], None] | None = None
-                            ) -> tuple[EdgeDecoder, list[Fallback]]:
+                            progress: Callable[[int, int], None] | None = None) -> EdgeDecoder:
     """The decoder to trace: its projections quantized (int data + scales), one float layer in memory at a time;
-    embeddings, norms and rotary tables float as in memory. Fallbacks: projections coremltools leaves float."""
-
-    def fetch(name: str) -> torch.Tensor:
-        return skel.values[name]()
-
-    left: list[str] = []
-    model = filled_shell(skel.decoder, fetch)
-    _quantize_projections(model, scheme, "", left)  # the head (the layers list is still empty)
-    depth = len(skel.decoder.layers)
-    for i, meta_layer in enumerate(skel.decoder.layers):
-        layer = filled(meta_layer, f"layers.{i}.", fetch)
-        _quantize_projections(layer, scheme, f"layers.{i}.", left)
-        model.layers.append(layer)
-        if progress:
-            progress(i + 1, depth)
-    return model.eval(), [Fallback(f"weight {name}", "left in float16 by coremltools' quantizer") for name in left]
+    embeddings, norms and rotary tables float as in memory. What stays float is found in the converted program,
+    as for the in-memory package."""
+    return layer_by_layer(skel, lambda module, _prefix: _quantize_projections(module, scheme), progress)
 
 
-def _single_bias_add(var):
-    """The `add` of a const rank-1 bias right after a projection's matmul, if that is its only use."""
+def _single_bias_add(var, out_features: int):
+    """The `add` of a const bias of `out_features` right after a projection's matmul, if that is its only use."""
     users = var.child_ops
     if len(users) != 1 or users[0].op_type != "add":
         return None, None
     add = users[0]
     other = add.y if add.x is var else add.x
-    if other.val is None or other.rank != 1:
+    if other.val is None or tuple(other.shape) != (out_features,):
         return None, None
     return add, other
 
@@ -148,7 +142,9 @@ def projections_as_linear(prog) -> int:
             weight = op.y
             if weight.op is None or weight.op.op_type != "constexpr_blockwise_shift_scale" or weight.rank != 2:
                 continue
-            add, bias = _single_bias_add(op.outputs[0])
+            if op.x.rank > 3:  # MIL linear takes rank 1-3 inputs
+                continue
+            add, bias = _single_bias_add(op.outputs[0], weight.shape[0])
             last = add if add is not None else op
             with fn:
                 bias_value = (bias.val if bias is not None

@@ -40,6 +40,9 @@ def with_package_weights(model: EdgeDecoder, bundle_dir: Path) -> EdgeDecoder:
         raise InternalError(f"the package has {len(in_order)} projection weights, the decoder {len(projections)}",
                             hint="A MIL pass merged or split projections; map them by shape.")
     for module, (op, source) in zip(projections, in_order):
+        bias = np.asarray(op.bias.val, dtype=np.float32) if op.bias is not None and op.bias.val is not None else None
+        if bias is not None and (module.bias is not None or np.any(bias)):  # the bias the package adds, read back
+            module.bias = torch.nn.Parameter(torch.from_numpy(bias), requires_grad=False)
         if isinstance(module, QuantizedProj) and source.op_type == QUANT_OP:
             data, scale = np.asarray(source.data.val), np.asarray(source.scale.val)
             if data.shape != tuple(module.data.shape) or scale.shape != tuple(module.scale.shape):
@@ -61,9 +64,11 @@ def with_package_weights(model: EdgeDecoder, bundle_dir: Path) -> EdgeDecoder:
 
 
 def streamed_check(model: EdgeDecoder, scheme: QuantScheme, bundle_dir: Path) -> LoweringCheck:
-    """(a) for a streamed Core ML bundle: the package's stored weights in the Core ML wrapper (the shipped runner
-    on this host) against the quantized model it was built from (`model`, its tables quantized here as the package
-    stores them; let go once (a) is computed)."""
+    """(a) for a streamed Core ML bundle against the quantized model it was built from (`model`, its tables
+    quantized here as the package stores them; let go once (a) is computed). Off macOS the bundle as shipped is the
+    package's stored weights in the Core ML wrapper; on macOS it is MLModel.predict, and (a) runs the stored
+    weights in PyTorch beside it (the prediction's own arithmetic recorded as `runtime_arithmetic`)."""
+    from edgeslm.backends.coreml.host_verify import coreml_runtime_available
     from edgeslm.verify.layerwise import sequence_logits
     from edgeslm.verify.thresholds import LOWERING_TOLERANCE
 
@@ -72,12 +77,17 @@ def streamed_check(model: EdgeDecoder, scheme: QuantScheme, bundle_dir: Path) ->
     def stored_logits(sequences, progress=None):
         return sequence_logits(model, model.layers, len(model.layers), sequences, progress)
 
-    def shipped(threads=None):
+    def package_weights(threads=None):
         return EagerRunner(StatefulDecoder(with_package_weights(model, bundle_dir), model.spec.max_positions).eval())
 
-    return LoweringCheck(stored_logits, None,
-                         reference="PyTorch run of the quantized model the package was converted from (its int data "
-                                   "and float16 scales, dequantized)",
-                         runtime="host pytorch: the package's stored weights, read back from disk, in the Core ML "
-                                 "wrapper (state cache, fused attention); MLModel.predict needs macOS",
-                         tolerance=LOWERING_TOLERANCE, shipped_runner=shipped)
+    reference = ("PyTorch run of the quantized model the package was converted from (its int data and float16 "
+                 "scales, dequantized)")
+    stored = "the package's stored weights, read back from disk, in the Core ML wrapper (state cache, fused attention)"
+    why_not = coreml_runtime_available()
+    if why_not is None:
+        return LoweringCheck(stored_logits, package_weights, reference=reference,
+                             runtime=f"coreml (MLModel.predict); (a) runs {stored} in PyTorch",
+                             tolerance=LOWERING_TOLERANCE)
+    return LoweringCheck(stored_logits, None, reference=reference,
+                         runtime=f"host pytorch: {stored}; MLModel.predict not run ({why_not.split(':')[0]})",
+                         tolerance=LOWERING_TOLERANCE, shipped_runner=package_weights)

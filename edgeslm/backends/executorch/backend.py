@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from edgeslm.backends.base import (Backend, Fallback, LowerContext, LoweredArtifact, LoweringCheck, ProfileRun,
                                    Progress, Support)
 from edgeslm.backends.executorch.runner import MODEL_FILE, ExecuTorchRunner
-from edgeslm.errors import UnsupportedError
 from edgeslm.quant import QuantScheme
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class ExecuTorchBackend(Backend):
 
     def stream_blocker(self, scheme: QuantScheme) -> str | None:
         if scheme.is_float:
-            return (f"an {scheme.name} ExecuTorch program holds every float weight; streamed, ExecuTorch quantizes "
+            return (f"ExecuTorch programs in {scheme.name} hold every float weight; streamed, ExecuTorch quantizes "
                     "while it loads (int4 or int8)")
         return None
 
@@ -116,10 +115,6 @@ class ExecuTorchBackend(Backend):
         whole; it stays in memory as the reference of (a)."""
         from edgeslm.backends.executorch.stream import quantized_from_skeleton
 
-        blocker = self.stream_blocker(scheme)
-        if blocker:
-            raise UnsupportedError(f"cannot stream this export: {blocker}",
-                                   hint="Use --quant int4 or int8, or --no-stream on a host with the memory for it.")
         model, native, fallbacks = quantized_from_skeleton(skel, scheme, progress)
         native["streamed"] = True
         artifact = _lowered(model, skel.spec.max_positions, native, fallbacks, out_dir)

@@ -22,7 +22,7 @@ from edgeslm.backends.base import Fallback
 from edgeslm.backends.executorch.quantize import finish_quantized, quantize_linears
 from edgeslm.backends.executorch.rewrite import rewrite_in_place
 from edgeslm.model.decoder import EdgeDecoder
-from edgeslm.model.skeleton import Skeleton, filled, filled_shell
+from edgeslm.model.skeleton import Skeleton, layer_by_layer
 from edgeslm.quant import QuantScheme
 
 
@@ -31,18 +31,13 @@ def quantized_from_skeleton(skel: Skeleton, scheme: QuantScheme,
                             ) -> tuple[EdgeDecoder, dict, list[Fallback]]:
     """(the quantized model to lower, the manifest's native record, fallbacks), one float layer at a time.
     `scheme` quantizes (the backend's stream_blocker refuses a float one before this runs)."""
-    def fetch(name: str) -> torch.Tensor:
-        return skel.values[name]()
-
-    model = rewrite_in_place(filled_shell(skel.decoder, fetch))
     skipped: list[Fallback] = []
-    quantize_linears(model, scheme, skipped)  # the head (the layers list is still empty)
-    depth = len(skel.decoder.layers)
-    for i, meta_layer in enumerate(skel.decoder.layers):
-        layer = rewrite_in_place(filled(meta_layer, f"layers.{i}.", fetch))
-        quantize_linears(layer, scheme, skipped, prefix=f"layers.{i}.")
-        model.layers.append(layer)
-        if progress:
-            progress(i + 1, depth)
+
+    def prepare(module: torch.nn.Module, prefix: str) -> torch.nn.Module:
+        module = rewrite_in_place(module)
+        quantize_linears(module, scheme, skipped, prefix=prefix)
+        return module
+
+    model = layer_by_layer(skel, prepare, progress)
     native, fallbacks = finish_quantized(model, scheme, skipped)
-    return model.eval(), native, fallbacks
+    return model, native, fallbacks
