@@ -64,8 +64,9 @@ LOWERING_TOLERANCE = Tolerance(None, 60.0, 0.99, 0.99, "float32 reassociation on
 # norms, a 262k vocabulary of near-tied random logits) 11.6 dB, 0.646 / 0.438 (BENCHMARKS.md, "Big models"). What
 # a lowering bug gives is what an unrelated model gives: the same random checkpoints' float logits scored against
 # the bundle measured -0.1 to 4.1 dB, top-1 0.00-0.23; one projection negated in the tiny model drops 15+ dB
-# (tests/test_streaming_executorch.py). The bound sits midway between the two (it was 10 dB / 0.50 until the 4B
-# gemma3 shape, which it failed on decode top-1 while scoring far from any bug).
-EXECUTORCH_LOWERING_TOLERANCE = Tolerance(None, 8.0, 0.33, 0.33,
+# (tests/test_streaming_executorch.py). The bound sits between the two. The 4B gemma3 shape fails it on decode
+# top-1 while scoring far from any bug; a bound loose enough to pass it (8 dB / 0.33 was tried) no longer caught
+# the negated projection in the tiny trained model, so it stays, and that export is reported as failing (a).
+EXECUTORCH_LOWERING_TOLERANCE = Tolerance(None, 10.0, 0.50, 0.50,
                                           "int8 activation rounding: XNNPACK's kernels against their arithmetic "
                                           "in PyTorch, compounded over the layers")
