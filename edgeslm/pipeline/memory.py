@@ -4,8 +4,8 @@ The in-memory export holds the float model, its reference run and the traced gra
 15.7 GB peak RSS for a 1.10 B-parameter bf16 checkpoint (TinyLlama-1.1B's shape, int4 ONNX, issue #11) and
 3.6 GB for the 135 M default, i.e. about 1.5 GB of libraries plus 13 bytes per parameter. The streaming export
 (edgeslm/pipeline/stream_export.py) never holds the float model: ONNX one weight tensor and one decoder layer of the
-reference at a time, ExecuTorch the quantized model (built layer by layer) while it lowers. Measured peaks: STREAMING
-below and BENCHMARKS.md.
+reference at a time, ExecuTorch and Core ML the quantized model (built layer by layer) while they lower. Measured
+peaks: STREAMING below and BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ STREAMING = {
     # 5.89 GB for 1.17e9 parameters (TinyLlama-1.1B's shape, untied head), 14.78 GB for 3.82e9 (MedMobile's phi3):
     # the line through both. CPU 776 s and 1463 s: XNNPACK's graph passes cost per node, not per weight.
     "executorch": StreamCost(1.97 * GB, 3.354, 2.59e-7, base_seconds=473),
+    # Core ML: the quantized model (int data as int8, ~1 byte per parameter, the tables in float32) while
+    # coremltools converts it (its copies of the int data, the program it serializes). MedMobile's 3.82e9 phi3
+    # peaked at 15.65 GB (3.58 bytes per parameter over ExecuTorch's 1.97 GB of libraries); MedGemma-4B's 4.55e9
+    # gemma3 (262k-row tables) was killed at 24.0 GB in conversion: the slope is set by that lower bound, so the
+    # forecast is conservative for small-vocabulary models (20.5 GB predicted for the phi3 that took 15.65).
+    # CPU 3530 s at 3.82e9, most of it verify decoding through the int data.
+    "coreml": StreamCost(1.97 * GB, 4.84, 3530 / 3.82e9),
 }
 
 
