@@ -67,6 +67,12 @@ class ModelFacts:
     def total_params(self) -> int:
         return self.embedding_params + self.linear_params + self.lm_head_params + self.other_params
 
+    @property
+    def exported_params(self) -> int:
+        """The parameters an export builds and holds: a tied head gets its own copy (the EdgeDecoder unties it to
+        quantize it on its own). What the export's memory rates were measured against (pipeline/memory.py)."""
+        return self.total_params + (self.vocab * self.hidden if self.tie_word_embeddings else 0)
+
     @classmethod
     def from_hf_config(cls, config: Any) -> ModelFacts:
         """Exact counts: instantiate on the meta device (shapes only, no storage) and classify."""

@@ -232,7 +232,7 @@ def make_plan(model: str | None, target_name: str, max_seq_len: int, prompt_len:
     from edgeslm.pipeline.memory import host_forecast
 
     formats = dict.fromkeys(r.format for r in plan.rows)
-    plan = replace(plan, host_export=tuple(asdict(host_forecast(facts.total_params, f)) for f in formats))
+    plan = replace(plan, host_export=tuple(asdict(host_forecast(facts.exported_params, f)) for f in formats))
     if seq < max_seq_len:
         plan.assumptions["max_seq_len_clipped"] = f"--max-seq-len {max_seq_len} clipped to the model's context {seq}"
     return plan

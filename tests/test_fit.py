@@ -37,6 +37,14 @@ def test_llama_facts_match_the_meta_device_count(tied):
     assert (facts.kv_heads, facts.head_dim, facts.tie_word_embeddings) == (2, 16, tied)
 
 
+def test_exported_params_give_a_tied_head_its_own_copy():
+    """The export unties the head (EdgeDecoder quantizes it on its own): what it holds, and what the host forecast
+    must count (MedGemma-4B: 3.88 B in the checkpoint, 4.55 B exported)."""
+    tied, untied = ModelFacts.from_hf_config(tiny_llama(True)), ModelFacts.from_hf_config(tiny_llama(False))
+    assert tied.exported_params == tied.total_params + 128 * 64 == untied.exported_params
+    assert untied.exported_params == untied.total_params
+
+
 def _entry_for(model_type: str, **shape) -> CatalogEntry:
     base = dict(id="tiny", hf_id="me/tiny", model_type=model_type, params=1, license="mit", gated=False,
                 commercial_use=True, tasks=("chat",), layers=2, hidden=64, heads=4, kv_heads=4, head_dim=16,

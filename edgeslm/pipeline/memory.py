@@ -127,7 +127,7 @@ def choose_mode(cfg, source, config) -> Mode:
         raise UserError(f"--stream is not possible here: {blocker}", hint="Drop --stream to export in memory.")
     if cfg.stream is not None:
         return Mode(bool(cfg.stream), "--stream" if cfg.stream else "--no-stream")
-    need = in_memory_peak(ModelFacts.from_hf_config(config).total_params)
+    need = in_memory_peak(ModelFacts.from_hf_config(config).exported_params)
     budget = cfg.max_memory if cfg.max_memory is not None else host_budget()
     where = "--max-memory" if cfg.max_memory is not None else "available on this host"
     if need <= budget:
@@ -161,7 +161,8 @@ class HostForecast:
 
 
 def host_forecast(params: int, fmt: str, budget: int | None = None) -> HostForecast:
-    """The same decision `export` makes (choose_mode), from the parameter count alone."""
+    """The same decision `export` makes (choose_mode), from the parameter count alone (`ModelFacts.exported_params`:
+    a tied head counted twice, as the export holds it)."""
     budget = host_budget() if budget is None else budget
     need = in_memory_peak(params)
     if need <= budget:
