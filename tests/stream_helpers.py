@@ -1,7 +1,18 @@
-"""Shared by the streaming tests: re-verify a streamed bundle from its source, then from the source with one
-projection negated, through a backend's own lowering check."""
+"""Shared by the streaming tests: a streamed export of a tiny model, and re-verifying a streamed bundle from its
+source, then from the source with one projection negated, through a backend's own lowering check."""
 
 from __future__ import annotations
+
+
+def streamed_export(folder, out, target: str, fmt: str, quant: str = "int4"):
+    """`edgeslm export --stream` of the model in `folder` to `out` (128 positions, quiet): its ExportResult."""
+    from edgeslm.pipeline.config import ExportConfig
+    from edgeslm.pipeline.export import run_export
+    from edgeslm.pipeline.progress import StageLog
+
+    cfg = ExportConfig(output=out, target=target, format=fmt, model=str(folder), quant=quant, max_seq_len=128,
+                       stream=True)
+    return run_export(cfg, StageLog(quiet=True))
 
 
 def lowering_exactness_right_and_wrong(backend_name: str, exported, folder, open_runtime=None) -> tuple[dict, dict]:

@@ -6,19 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeslm.pipeline.config import ExportConfig
-from edgeslm.pipeline.export import run_export
-from edgeslm.pipeline.progress import StageLog
 
-from stream_helpers import lowering_exactness_right_and_wrong
+from stream_helpers import lowering_exactness_right_and_wrong, streamed_export
 
 
 @pytest.fixture(scope="module")
 def streamed(tiny_model_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("stream-coreml") / "bundle"
-    cfg = ExportConfig(output=out, target="ios", format="coreml", model=str(tiny_model_dir("llama")),
-                       quant="int4", max_seq_len=128, stream=True)
-    return run_export(cfg, StageLog(quiet=True))
+    return streamed_export(tiny_model_dir("llama"), tmp_path_factory.mktemp("stream-coreml") / "bundle", "ios", "coreml")
 
 
 def test_streamed_package_is_the_in_memory_package(streamed, exported):

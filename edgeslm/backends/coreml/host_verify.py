@@ -65,14 +65,20 @@ def projection_call_order(decoder, kinds: tuple[type, ...] = (Proj,)) -> list:
     return order
 
 
+def paired_in_call_order(decoder, stored: list, kinds: tuple[type, ...] = (Proj,)) -> list[tuple]:
+    """(projection module, stored entry) pairs: the package's projection weights are in program order, which is
+    the order one forward pass calls the decoder's projections."""
+    projs = projection_call_order(decoder, kinds)
+    if len(projs) != len(stored):
+        raise InternalError(f"the package has {len(stored)} projection weights, the decoder {len(projs)}",
+                            hint="A MIL pass merged or split projections; map them by shape.")
+    return list(zip(projs, stored))
+
+
 def with_stored_weights(decoder, stored: StoredWeights):
     """A copy of the decoder carrying the weights the package stores (dequantized)."""
     clone = copy.deepcopy(decoder)
-    projs = projection_call_order(clone)
-    if len(projs) != len(stored.projections):
-        raise InternalError(f"the package has {len(stored.projections)} projection weights, the decoder "
-                            f"{len(projs)}", hint="A MIL pass merged or split projections; map them by shape.")
-    for proj, (name, w) in zip(projs, stored.projections):
+    for proj, (name, w) in paired_in_call_order(clone, stored.projections):
         want = proj.weight_t.detach().t().numpy()  # (out, in), the layout of MIL linear
         if w.shape != want.shape:
             raise InternalError(f"stored weight {name} is {w.shape}, its projection {want.shape}",

@@ -5,7 +5,8 @@ The bundle "as shipped" is the package's stored weights, read back from disk, in
 projection keeps the package's int data and scales as they are (`QuantizedProj`), so it costs what the quantized
 model costs, not a float copy. Part (a) compares that with the quantized model the package was built from, run
 layer by layer by the reference kernel: the same weights if the lowering stored what it quantized, so float
-tolerance; a weight stored wrong or in the wrong place moves the logits. MLModel.predict (macOS) is not run here.
+tolerance; a weight stored wrong or in the wrong place moves the logits. Where Core ML runs (macOS),
+MLModel.predict is the bundle as shipped and the stored weights in PyTorch are (a)'s exact runner.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from edgeslm.backends.base import LoweringCheck
 from edgeslm.backends.coreml.convert import MODEL_DIR
-from edgeslm.backends.coreml.host_verify import projection_call_order
+from edgeslm.backends.coreml.host_verify import paired_in_call_order
 from edgeslm.backends.coreml.mil import QUANT_OP, dequantize, load_program, weight_sources
 from edgeslm.backends.coreml.stream import QuantizedProj, tables_as_stored
 from edgeslm.errors import InternalError
@@ -32,14 +33,9 @@ def with_package_weights(model: EdgeDecoder, bundle_dir: Path) -> EdgeDecoder:
     embedding tables are read back from the package on disk."""
     shared = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
     clone = copy.deepcopy(model, memo=shared)  # new modules, the same tensors
-    program = load_program(Path(bundle_dir) / MODEL_DIR)
-    projections = projection_call_order(clone, (Proj, QuantizedProj))
-    stored = [(op, source, embed) for op, source, embed in weight_sources(program.mil)]
+    stored = list(weight_sources(load_program(Path(bundle_dir) / MODEL_DIR).mil))
     in_order = [(op, source) for op, source, embed in stored if embed is None]
-    if len(in_order) != len(projections):
-        raise InternalError(f"the package has {len(in_order)} projection weights, the decoder {len(projections)}",
-                            hint="A MIL pass merged or split projections; map them by shape.")
-    for module, (op, source) in zip(projections, in_order):
+    for module, (op, source) in paired_in_call_order(clone, in_order, (Proj, QuantizedProj)):
         bias = np.asarray(op.bias.val, dtype=np.float32) if op.bias is not None and op.bias.val is not None else None
         if bias is not None and (module.bias is not None or np.any(bias)):  # the bias the package adds, read back
             module.bias = torch.nn.Parameter(torch.from_numpy(bias), requires_grad=False)
