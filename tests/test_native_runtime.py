@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edgeslm.profile.metrics_schema import load_metrics
+import tokenizer_families
 from native_helpers import host_runner_or_skip, run
 from test_cli_bad_input import edgeslm
 
@@ -90,32 +91,57 @@ HARD = [
 ]
 
 
+# Cases the tokenizer families below must get right: NFC (decomposed, singleton and Hangul jamo input), the Llama 3
+# regex's case-insensitive contractions and newline runs, rstrip added tokens, "▁" already in the text.
+FAMILY_HARD = ["e\u0301 \u212b \u1100\u1161\u11a8 \uac00\u11a8 A\u0328\u0301 \u0344", "'S 'RE 'Ll \u017f '\u017f",
+               "a  \n\n  b\r\n c", "123456789 \u0661\u0662\u0663\u0664", "<|user|>  hi <|end|> \n<|assistant|>\tok",
+               "<s>hi</s> <s> x", "\u2581\u2581a \u2581b", "<start_of_turn>user\nhi<end_of_turn>\n"]
+
+
+def assert_tokenizer_parity(runner, tokenizer_json: Path, texts: list[str], tmp_path: Path) -> None:
+    """The runner's encode (without and with the post-processor's special tokens) and decode equal HF tokenizers'."""
+    from tokenizers import Tokenizer
+
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text("".join(json.dumps(t) + "\n" for t in texts))
+    proc = run([runner, "--tokenizer", tokenizer_json, "--tokenize-lines", lines])
+    assert proc.returncode == 0, proc.stderr
+    got = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(got) == len(texts)
+    ref = Tokenizer.from_file(str(tokenizer_json))
+    plain = [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
+    special = [e.ids for e in ref.encode_batch(texts, add_special_tokens=True)]
+    for key, want in (("ids", plain), ("special", special), ("text", ref.decode_batch(plain, skip_special_tokens=False))):
+        bad = [(t, g[key], w) for t, g, w in zip(texts, got, want) if g[key] != w]
+        assert not bad, f"{key}: {len(bad)} of {len(texts)} differ, first: {bad[:1]}"
+
+
 def test_tokenizer_matches_hf_tokenizers_on_eval_text(host_runner, smollm2_tokenizer_json, tmp_path):
     if not EVAL.is_dir():
         pytest.skip(f"{EVAL} is absent (the shared eval sets; CI has them at ../shared/eval)")
-    from tokenizers import Tokenizer
-
     texts = eval_strings() + HARD
     assert len(texts) >= 2000
-    lines = tmp_path / "lines.jsonl"
-    lines.write_text("".join(json.dumps(t) + "\n" for t in texts))
-    proc = run([host_runner, "--tokenizer", smollm2_tokenizer_json, "--tokenize-lines", lines])
-    assert proc.returncode == 0, proc.stderr
-    got = [json.loads(line) for line in proc.stdout.splitlines()]
-    ref = Tokenizer.from_file(str(smollm2_tokenizer_json))
-    want = [e.ids for e in ref.encode_batch(texts, add_special_tokens=False)]
-    bad = [(t, g, w) for t, g, w in zip(texts, got, want) if g != w]
-    assert len(got) == len(texts) and not bad, f"{len(bad)} of {len(texts)} differ, first: {bad[:1]}"
+    assert_tokenizer_parity(host_runner, smollm2_tokenizer_json, texts, tmp_path)
+
+
+@pytest.mark.parametrize("family", tokenizer_families.FAMILIES)
+def test_tokenizer_families_match_hf_tokenizers(host_runner, family, tmp_path):
+    """SentencePiece BPE (Llama 2 / Mistral / Phi-3 legacy and Metaspace conversions, Gemma) and the split-regex
+    byte-level tokenizers (Llama 3; Qwen2 with NFC), each trained here on eval text, on ~3000 strings."""
+    if not EVAL.is_dir():
+        pytest.skip(f"{EVAL} is absent (the shared eval sets; CI has them at ../shared/eval)")
+    path = tokenizer_families.build(family, eval_strings(1200), tmp_path / family)
+    assert_tokenizer_parity(host_runner, path, eval_strings() + HARD + FAMILY_HARD, tmp_path)
 
 
 def test_unsupported_tokenizer_is_refused_clearly(host_runner, smollm2_tokenizer_json, tmp_path):
     data = json.loads(smollm2_tokenizer_json.read_text())
-    data["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}
+    data["pre_tokenizer"] = {"type": "Split", "pattern": {"Regex": "[a-z]+"}, "behavior": "Isolated", "invert": False}
     path = tmp_path / "tokenizer.json"
     path.write_text(json.dumps(data))
     (tmp_path / "l.jsonl").write_text('"hi"\n')
     proc = run([host_runner, "--tokenizer", path, "--tokenize-lines", tmp_path / "l.jsonl"])
-    assert proc.returncode != 0 and "unsupported tokenizer: pre-tokenizer 'Metaspace'" in proc.stderr
+    assert proc.returncode != 0 and "unsupported tokenizer: Split regex '[a-z]+'" in proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +160,31 @@ def test_greedy_tokens_match_the_python_loop_on_a_tiny_bundle(host_runner, tiny_
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     assert got["prompt_tokens"] == ref.prompt_tokens and got["tokens"] == ref.tokens and len(ref.tokens) > 3
+
+
+@pytest.mark.parametrize("family", ["llama3", "gemma", "mistral"])
+def test_chat_turn_gives_the_prompt_ids_of_edgeslm_run(host_runner, tiny_bundle, family, tmp_path):
+    """A bundle whose template is not ChatML: the engine renders generation.json's chat_turn, and the prompt's ids
+    equal those `edgeslm run` gets from apply_chat_template (the message's surrounding whitespace included)."""
+    from chat_templates import FAMILIES
+    from edgeslm.bundle.chat_turn import chat_turn
+    from edgeslm.bundle.tokenizer import load_tokenizer
+    from edgeslm.generate import prompt_ids
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    (copy / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((copy / "tokenizer_config.json").read_text())
+    (copy / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": FAMILIES[family]}))
+    tok = load_tokenizer(copy)
+    generation = json.loads((copy / "generation.json").read_text())
+    generation.update(has_chat_template=True, chat_turn=chat_turn(tok))
+    (copy / "generation.json").write_text(json.dumps(generation))
+    prompt = "  What is anemia?\n"
+    proc = run([host_runner, "--bundle", copy, "--no-verify", "--prompt", prompt, "--max-new-tokens", "1",
+                "--dump-logits", tmp_path / "logits.bin"])
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["prompt_ids"] == prompt_ids(tok, prompt, True).tolist()
 
 
 def test_sampling_is_seeded_and_differs_from_greedy(host_runner, tiny_bundle):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgeslm.bundle.chat_turn import chat_turn
 from edgeslm.sampling import source_sampling
 
 GENERATION_FILE = "generation.json"
@@ -25,6 +26,8 @@ def write_generation(folder: Path, generation_config, tokenizer, max_positions: 
         "bos_token_id": tokenizer.bos_token_id,
         "pad_token_id": tokenizer.pad_token_id,
         "has_chat_template": bool(getattr(tokenizer, "chat_template", None)),
+        # one user turn as text around the message, for runtimes without Jinja (None: pass prompts raw there)
+        "chat_turn": chat_turn(tokenizer),
         "max_positions": max_positions,
         "decoding": "greedy",
         # the source's own generation_config.json defaults; `edgeslm run` applies them (--greedy, flags override)

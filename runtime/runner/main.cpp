@@ -7,9 +7,10 @@
 //   logits:     edgeslm-runner --bundle DIR --prompt TEXT --max-new-tokens N --dump-logits FILE [--raw]
 //               [--force-tokens 1,2,3]  (greedy, or the given tokens fed instead of the argmax (teacher forcing,
 //               to compare two builds position by position); FILE gets the float32 logits of every step,
-//               row-major steps x vocab; stdout a JSON line with the prompt length and the argmax of every step)
+//               row-major steps x vocab; stdout a JSON line with the prompt's ids and the argmax of every step)
 //   tokenize:   edgeslm-runner --tokenizer tokenizer.json --tokenize-lines FILE   (one JSON string per line in,
-//               one JSON list of ids per line out; no model is loaded)
+//               one JSON object per line out: "ids" (no special tokens), "special" (the post-processor's special
+//               tokens added) and "text" (the ids decoded back); no model is loaded)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -55,8 +56,10 @@ int tokenize_lines(const Args &a) {
   if (!in) return fail("cannot read " + a.str("--tokenize-lines"), 2);
   std::string line;
   while (std::getline(in, line)) {
-    auto ids = tok.encode(nlohmann::json::parse(line).get<std::string>(), false);
-    std::cout << nlohmann::json(ids).dump() << "\n";
+    std::string text = nlohmann::json::parse(line).get<std::string>();
+    auto ids = tok.encode(text, false);
+    nlohmann::json row = {{"ids", ids}, {"special", tok.encode(text, true)}, {"text", tok.decode(ids, false)}};
+    std::cout << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   return 0;
 }
@@ -146,7 +149,8 @@ int main(int argc, char **argv) {
           if (step + 1 < s.max_new_tokens) logits = edgeslm_decode(e, forced.empty() ? token : forced[step]);
         }
         if (!logits) rc = fail(edgeslm_last_error());
-        std::cout << nlohmann::json({{"prompt_tokens", n}, {"vocab", vocab}, {"tokens", tokens}}).dump() << "\n";
+        std::cout << nlohmann::json({{"prompt_tokens", n}, {"prompt_ids", ids}, {"vocab", vocab}, {"tokens", tokens}}).dump()
+                  << "\n";
       } else {
         edgeslm_stats st{};
         Collected got;

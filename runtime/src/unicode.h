@@ -14,4 +14,6 @@ bool is_whitespace(uint32_t cp);  // \s = the White_Space property
 bool is_word(uint32_t cp);        // \w = letters, marks, numbers, connector punctuation (Pc)
 // How many bytes at the end of `bytes` form an incomplete UTF-8 sequence (0 when it ends on a whole character).
 size_t utf8_incomplete_tail(const std::string &bytes);
+// Unicode Normalization Form C (unicode_nfc.cpp), as the NFC normalizer of Qwen2's tokenizer.json applies it.
+std::vector<uint32_t> nfc(const std::vector<uint32_t> &text);
 }  // namespace edgeslm
