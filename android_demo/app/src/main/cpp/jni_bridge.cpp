@@ -13,10 +13,19 @@
 namespace {
 edgeslm_engine *engine_of(jlong handle) { return reinterpret_cast<edgeslm_engine *>(handle); }
 
+// GetStringUTFChars would give modified UTF-8 (an emoji as two encoded surrogates, which the tokenizer reads as
+// U+FFFD): ask Java for standard UTF-8 bytes instead.
 std::string to_string(JNIEnv *env, jstring s) {
-  const char *chars = env->GetStringUTFChars(s, nullptr);
-  std::string out(chars);
-  env->ReleaseStringUTFChars(s, chars);
+  jclass string_class = env->GetObjectClass(s);
+  jmethodID get_bytes = env->GetMethodID(string_class, "getBytes", "(Ljava/lang/String;)[B");
+  jstring charset = env->NewStringUTF("UTF-8");
+  auto bytes = static_cast<jbyteArray>(env->CallObjectMethod(s, get_bytes, charset));
+  jsize n = env->GetArrayLength(bytes);
+  std::string out(static_cast<size_t>(n), '\0');
+  env->GetByteArrayRegion(bytes, 0, n, reinterpret_cast<jbyte *>(out.data()));
+  env->DeleteLocalRef(bytes);
+  env->DeleteLocalRef(charset);
+  env->DeleteLocalRef(string_class);
   return out;
 }
 
