@@ -1,15 +1,18 @@
 """Core ML fused attention with the KV cache as model state (iOS 18: `scaled_dot_product_attention` + states).
 
-`StatefulDecoder` wraps an EdgeDecoder for coremltools conversion. It owns the KV cache as two buffers,
-`k_cache` and `v_cache`, each (layers, 1, H_kv, max_len, D), which convert to Core ML states (`ct.StateType`):
-the app never copies the cache in or out. Each call
+`StatefulDecoder` wraps an EdgeDecoder for coremltools conversion, in the I/O convention of Hugging Face
+swift-transformers' `LanguageModelWithStatefulKVCache` (Sources/Models/LanguageModel.swift), so that swift-chat
+and other apps built on it load the package unchanged. It owns the KV cache as two buffers, `keyCache` and
+`valueCache`, each (layers, 1, H_kv, max_len, D), which convert to Core ML states (`ct.StateType`): the app never
+copies the cache in or out. Each call
 
-    forward(input_ids (1, S) int32, causal_mask (1, 1, S, P + S) float) -> logits (1, S, V)
+    forward(inputIds (1, S) int32, causalMask (1, 1, Q, P + S + 1) float) -> logits (1, S, V)
 
-takes the S new tokens and an additive mask (0 = visible, -inf = hidden) whose width carries the position:
-P = mask width - S tokens are already cached. One model serves a prompt of any length (prefill, S flexible
-through ct.RangeDim) and single-token decode (S = 1). The kernel rotates q/k at P, writes k/v into the state
-by slicing at [P, P + S) and attends over the first P + S cache rows.
+takes the S new tokens; the mask's *width* carries the position: P = width - S - 1 tokens are already cached
+(swift-transformers passes zeros of [1, 1, 1, tokens so far + 1] on every call, prefill included; its values are
+not read). Causality and sliding windows are computed in the graph from P and S. One model serves a prompt of
+any length (prefill, S flexible through ct.RangeDim) and single-token decode (S = 1). The kernel rotates q/k at
+P, writes k/v into the state by slicing at [P, P + S) and attends over the first P + S cache rows.
 
 Why this shape (measured with coremltools 9.0):
 - transformers' static cache does not convert (`index_copy` is unsupported, `No matching select or slice`);
@@ -18,8 +21,10 @@ Why this shape (measured with coremltools 9.0):
 - `F.scaled_dot_product_attention(q, k, v, attn_mask=mask)` with NO `scale=` argument converts to one fused
   iOS 18 `scaled_dot_product_attention` op; passing `scale=` decomposes it into matmul + softmax. The op's own
   1/sqrt(D) applies, so q is pre-multiplied by scale * sqrt(D) when the model's scale differs (gemma3).
-- Sliding-window layers (gemma3 local layers) add a band to the causal mask, computed in the graph from the
-  positions (P + i - j >= window is hidden), so the app passes one mask for every layer.
+- The mask is built with masked_fill(-inf), never as 0/1 times a large negative: in the fp16 program that
+  constant is -inf and 0 * -inf is NaN.
+- Why not take the app's mask as is: swift-transformers' all-zero mask would make the prompt attend to later
+  tokens, and its width is one more than the keys, so a model that trusted it would read the wrong position.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edgeslm.backends.coreml.contract import position_mask_shape
 from edgeslm.kernels.reference import AttentionParams, apply_rotary
+from edgeslm.kernels.reference import causal_mask as reference_mask
 
 
 class _Position:
@@ -41,13 +48,11 @@ class _Position:
         self.past = past  # int or traced size: P
 
 
-def window_mask(mask: torch.Tensor, past, window: int) -> torch.Tensor:
-    """The causal mask with keys at distance >= window hidden too (HF: visible iff q_pos - k_pos < window)."""
-    s, total = mask.shape[-2], mask.shape[-1]
-    q_pos = torch.arange(s, dtype=torch.int32)[:, None] + past  # (S, 1)
-    k_pos = torch.arange(total, dtype=torch.int32)[None, :]  # (1, P + S)
-    far = (q_pos - k_pos) >= window  # (S, P + S)
-    return mask + far.to(mask.dtype) * torch.finfo(mask.dtype).min
+def causal_mask(past, new: int, dtype=torch.float32, window: int = 0) -> torch.Tensor:
+    """The additive mask (1, 1, S, P + S) the graph builds from the reference's band (kernels/reference.py):
+    0 where query i (at P + i) sees key j, -inf where it does not."""
+    hidden = ~reference_mask(past, new, window)
+    return hidden.to(dtype).masked_fill(hidden, float("-inf"))[None, None]
 
 
 class StateKernel:
@@ -75,7 +80,7 @@ class StateKernel:
         if groups > 1:
             keys = keys.repeat_interleave(groups, dim=1)  # (B, H, P+S, D)
             values = values.repeat_interleave(groups, dim=1)  # (B, H, P+S, D)
-        mask = position.mask if p.window <= 0 else window_mask(position.mask, past, p.window)
+        mask = position.mask if p.window <= 0 else causal_mask(past, s, position.mask.dtype, p.window)
         # No scale= argument: only then does the call stay one fused scaled_dot_product_attention MIL op. The op
         # divides by sqrt(D) itself, so q carries the rest of the model's scale (gemma3's query_pre_attn_scalar).
         q_scale = p.scale * math.sqrt(d)
@@ -94,29 +99,24 @@ class StatefulDecoder(nn.Module):
         self.decoder = decoder.with_kernel(StateKernel())
         self.layers = spec.layers
         shape = (spec.layers, 1, spec.kv_heads, max_len, spec.head_dim)  # (L, B, H_kv, max_len, D)
-        self.register_buffer("k_cache", torch.zeros(shape, dtype=dtype))
-        self.register_buffer("v_cache", torch.zeros(shape, dtype=dtype))
+        self.register_buffer("keyCache", torch.zeros(shape, dtype=dtype))
+        self.register_buffer("valueCache", torch.zeros(shape, dtype=dtype))
 
-    def forward(self, input_ids: torch.Tensor, causal_mask: torch.Tensor) -> torch.Tensor:
-        s = input_ids.shape[1]
-        past = causal_mask.shape[-1] - s
+    def forward(self, inputIds: torch.Tensor, causalMask: torch.Tensor) -> torch.Tensor:  # noqa: N803 (Core ML names)
+        s = inputIds.shape[1]
+        # width - (S + 1), not width - S - 1: coremltools' rank0_expand_dims_swap pass breaks the program when a
+        # rank-0 'minus a constant' feeds both an expand_dims and other ops (seen on gemma3 int8)
+        past = causalMask.shape[-1] - (s + 1)
         caches = []
         for i in range(self.layers):
-            caches += [self.k_cache[i], self.v_cache[i]]  # views: the kernel writes through them
-        logits, _ = self.decoder.run(input_ids, past, caches, _Position(causal_mask, past))
+            caches += [self.keyCache[i], self.valueCache[i]]  # views: the kernel writes through them
+        mask = causal_mask(past, s, self.keyCache.dtype)
+        logits, _ = self.decoder.run(inputIds, past, caches, _Position(mask, past))
         return logits
 
     def reset(self) -> None:
-        self.k_cache.zero_()
-        self.v_cache.zero_()
-
-
-def causal_mask(past: int, new: int, dtype=torch.float32) -> torch.Tensor:
-    """The additive mask input (1, 1, S, P + S) an app passes: 0 where visible, -inf where not."""
-    q_pos = torch.arange(past, past + new)[:, None]
-    k_pos = torch.arange(past + new)[None, :]
-    mask = torch.zeros(new, past + new, dtype=dtype).masked_fill(k_pos > q_pos, float("-inf"))
-    return mask[None, None]
+        self.keyCache.zero_()
+        self.valueCache.zero_()
 
 
 class EagerRunner:
@@ -124,17 +124,17 @@ class EagerRunner:
 
     def __init__(self, wrapper):
         self.wrapper = wrapper
-        self.dtype = wrapper.k_cache.dtype
+        self.dtype = wrapper.keyCache.dtype
         self.length = 0
 
     def reset(self) -> None:
-        self.wrapper.k_cache.zero_()  # a traced module keeps the buffers but not the reset() method
-        self.wrapper.v_cache.zero_()
+        self.wrapper.keyCache.zero_()  # a traced module keeps the buffers but not the reset() method
+        self.wrapper.valueCache.zero_()
         self.length = 0
 
     def _step(self, ids) -> torch.Tensor:
         ids = torch.as_tensor(ids).reshape(1, -1).to(torch.int32)
-        mask = causal_mask(self.length, ids.shape[1], self.dtype)
+        mask = torch.zeros(position_mask_shape(self.length, ids.shape[1]), dtype=self.dtype)
         # No TorchScript re-optimization per new prompt length (it costs seconds and changes nothing here).
         with torch.no_grad(), torch.jit.optimized_execution(False):
             logits = self.wrapper(ids, mask)

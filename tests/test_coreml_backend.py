@@ -43,7 +43,7 @@ def test_coreml_export_verifies(ios_exported, arch, quant):
     trace = _check(m, "trace")["metrics"]
     assert trace["max_abs_logit"] < 1e-4 and trace["decode_steps"] > 0
     structure = _check(m, "structure")
-    assert structure["passed"] and structure["states"] == ["k_cache", "v_cache"]
+    assert structure["passed"] and structure["states"] == ["keyCache", "valueCache"]
     assert structure["fused_attention"] == layers == m["kernels"]["scaled_dot_product_attention"]
     assert structure["float_weights_left"] == [] and not m["fallbacks"]
     storage = m["kernels"]["weights_by_storage"]
@@ -74,10 +74,15 @@ def test_coreml_manifest_io_and_hashes(ios_exported):
 
     assert check_files(result.bundle, m) == ([], [])
     io = m["io"]["coreml"]
-    assert list(io["inputs"]) == ["input_ids", "causal_mask"] and list(io["outputs"]) == ["logits"]
-    assert io["inputs"]["causal_mask"]["ranges"][-1] == [1, 128]  # prompt length and position are flexible
-    assert list(io["states"]) == ["k_cache", "v_cache"]
-    assert io["states"]["k_cache"]["shape"] == [2, 1, 2, 128, 16] and io["states"]["k_cache"]["dtype"] == "float16"
+    # swift-transformers' LanguageModelWithStatefulKVCache: its feature names, a ranged query length (it refuses
+    # a model without one) and a mask whose width reaches max positions + 1
+    assert list(io["inputs"]) == ["inputIds", "causalMask"] and list(io["outputs"]) == ["logits"]
+    assert io["inputs"]["inputIds"]["dtype"] == "int32" and io["inputs"]["inputIds"]["ranges"][-1] == [1, 128]
+    assert io["inputs"]["causalMask"]["dtype"] == "float16"
+    assert io["inputs"]["causalMask"]["ranges"][-2:] == [[1, 128], [2, 129]]
+    assert list(io["states"]) == ["keyCache", "valueCache"]
+    assert io["states"]["keyCache"]["shape"] == [2, 1, 2, 128, 16] and io["states"]["keyCache"]["dtype"] == "float16"
+    assert io["outputs"]["logits"]["dtype"] == "float16"
     assert m["quant"]["native"]["granularity"] == "per_block" and m["quant"]["native"]["block_size"] == 32
     assert m["quant"]["native"]["dtype"] == "int4"
     ran = {c["name"] for c in m["verify"]["checks_run"]}
@@ -99,7 +104,7 @@ def test_package_reloads(ios_exported):
     result = ios_exported("llama", "int4")
     model = ct.models.MLModel(str(result.bundle / "model.mlpackage"), skip_model_load=True)
     spec = model.get_spec()
-    assert [s.name for s in spec.description.state] == ["k_cache", "v_cache"]
+    assert [s.name for s in spec.description.state] == ["keyCache", "valueCache"]
     assert spec.specificationVersion >= 9  # iOS 18
 
 

@@ -71,7 +71,7 @@ def test_four_bit_blocks_carry_and_the_table_follows_the_scheme(carried):
 
 
 def test_stored_weights_are_the_gguf_blocks_and_an_int4_table(carried):
-    from edgeslm.backends.coreml.convert import MODEL_DIR
+    from edgeslm.backends.coreml.contract import MODEL_DIR
     from edgeslm.backends.coreml.host_verify import projection_call_order
     from edgeslm.backends.coreml.mil import load_program, operations, stored_weights
 

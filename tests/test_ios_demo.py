@@ -81,7 +81,7 @@ def test_swift_contract_matches_the_exported_package(coreml_spec):
     for past, new in ((0, 7), (7, 1), (max_len - 1, 1), (0, max_len)):
         ids = [evaluate(e, newTokens=new) for e in ids_shape]
         mask = [evaluate(e, past=past, newTokens=new) for e in mask_shape]
-        assert ids == [1, new] and mask == [1, 1, new, past + new]
+        assert ids == [1, new] and mask == [1, 1, 1, past + new + 1]
         assert _fits(ids, _array(inputs[names["inputIds"]])), (ids, _array(inputs[names["inputIds"]]))
         assert _fits(mask, _array(inputs[names["causalMask"]])), mask
     assert not _fits([evaluate(e, newTokens=max_len + 1) for e in ids_shape], _array(inputs[names["inputIds"]]))

@@ -7,7 +7,8 @@ import torch
 
 from conftest import ARCH_NAMES
 from edgeslm.archs import ARCHS
-from edgeslm.kernels.coreml_sdpa import EagerRunner, StatefulDecoder, causal_mask, window_mask
+from edgeslm.backends.coreml.contract import position_mask_shape
+from edgeslm.kernels.coreml_sdpa import EagerRunner, StatefulDecoder, causal_mask
 from edgeslm.kernels.reference import causal_mask as bool_mask
 from edgeslm.model.adapt import adapt
 
@@ -72,9 +73,11 @@ def test_sliding_window_past_its_length():
 
 
 @pytest.mark.parametrize("past,new", [(0, 5), (7, 1), (12, 3)])
-def test_window_mask_is_the_reference_band(past, new):
-    mask = window_mask(causal_mask(past, new), past, window=4)[0, 0]
-    assert torch.equal(mask == 0, bool_mask(past, new, 4))
+def test_causal_and_window_masks_are_the_reference_bands(past, new):
+    for window in (0, 4):
+        mask = causal_mask(past, new, window=window)[0, 0]
+        assert torch.equal(mask == 0, bool_mask(past, new, window))
+        assert bool(torch.isneginf(mask[mask != 0]).all())  # -inf, never a NaN-prone 0 * large negative
 
 
 def test_cache_state_is_written_by_slicing():
@@ -82,7 +85,39 @@ def test_cache_state_is_written_by_slicing():
     decoder = _decoder("llama")
     wrapper = StatefulDecoder(decoder, 32).eval()
     with torch.no_grad():
-        wrapper(torch.randint(3, 100, (1, 6), dtype=torch.int32), causal_mask(0, 6))
-        wrapper(torch.tensor([[7]], dtype=torch.int32), causal_mask(6, 1))
-    rows = wrapper.k_cache.abs().sum(dim=(1, 2, 4))  # (layers, max_len)
+        wrapper(torch.randint(3, 100, (1, 6), dtype=torch.int32), torch.zeros(position_mask_shape(0, 6)))
+        wrapper(torch.tensor([[7]], dtype=torch.int32), torch.zeros(position_mask_shape(6, 1)))
+    rows = wrapper.keyCache.abs().sum(dim=(1, 2, 4))  # (layers, max_len)
     assert bool((rows[:, :7] > 0).all()) and bool((rows[:, 7:] == 0).all())
+
+
+def swift_transformers_greedy(model, prompt: list[int], steps: int) -> list[int]:
+    """LanguageModelWithStatefulKVCache.predictNextTokenScores (swift-transformers, Sources/Models/LanguageModel.swift)
+    driving a model greedily: the first call feeds every token, later calls only the last one; every call feeds
+    `causalMask` = zeros [1, 1, 1, tokens so far + 1] and reads logits[0, last]."""
+    tokens = list(prompt)
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        for step in range(steps):
+            ids = tokens if step == 0 else tokens[-1:]
+            logits = model(torch.tensor([ids], dtype=torch.int32), torch.zeros(1, 1, 1, len(tokens) + 1))
+            tokens.append(int(logits[0, -1].argmax()))
+    return tokens[len(prompt):]
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3_text", "gpt2"])
+def test_the_traced_program_generates_under_swift_transformers_driving(arch):
+    """The module coremltools converts, driven the way swift-transformers drives a stateful model, gives the
+    reference's greedy tokens (past gemma3's window; learned positions for gpt2)."""
+    from edgeslm.backends.coreml.convert import trace
+
+    decoder = _decoder(arch)
+    prompt = [int(t) for t in torch.randint(3, 100, (12,))]
+    want, past = [], None
+    with torch.no_grad():
+        ids = torch.tensor([prompt])
+        logits, *past = decoder(ids, torch.ones(1, len(prompt), dtype=torch.long), *decoder.empty_cache())
+        for _ in range(20):
+            want.append(int(logits[0, -1].argmax()))
+            out = decoder(torch.tensor([[want[-1]]]), torch.ones(1, past[0].shape[2] + 1, dtype=torch.long), *past)
+            logits, past = out[0], list(out[1:])
+    assert swift_transformers_greedy(trace(decoder, 96), prompt, 20) == want

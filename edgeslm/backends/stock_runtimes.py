@@ -10,8 +10,10 @@ STOCK_RUNTIMES: dict[str, tuple[str, str]] = {
     "executorch": ("ExecuTorch runtime (Module); ExecuTorch LLM runner (TextLLMRunner)",
                    "pybindings runtime: every export's verify; TextLLMRunner generates from the .pte "
                    "(tests/test_executorch_backend.py)"),
-    "coreml": ("Core ML (MLModel + MLState, iOS 18 / macOS 15); ios_demo's EdgeSLMKit",
+    "coreml": ("Core ML (MLModel + MLState, iOS 18 / macOS 15); ios_demo's EdgeSLMKit; swift-transformers' "
+               "LanguageModel (swift-chat)",
                "not run here (needs macOS): host checks at export and `edgeslm verify`; EdgeSLMKit's feature "
-               "names and shapes checked against the package spec (tests/test_ios_demo.py); not in the "
-               "swift-transformers LanguageModel convention (see README)"),
+               "names and shapes checked against the package spec (tests/test_ios_demo.py); swift-transformers' "
+               "stateful I/O names and ranges checked on the package (tests/test_coreml_backend.py) and its way "
+               "of driving the model replayed on the converted program's trace (tests/test_kernels_coreml.py)"),
 }

@@ -51,7 +51,7 @@ def run_benchmark(adb, spec, remote_bundle: str, remote_output: str, timeout_s: 
         if f"{remote_output}.error" in names:
             message = adb.shell(f"cat {remote_output}.error", "reading the app's error").strip()
             raise UserError(f"the android_demo benchmark failed: {message[-1200:]}",
-                            hint=f"See the app's log: adb logcat -s edgeslm")
+                            hint="See the app's log: adb logcat -s edgeslm")
         if remote_output in names:
             return
         time.sleep(POLL_S)

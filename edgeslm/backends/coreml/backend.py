@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from edgeslm.backends.base import (Backend, Fallback, LowerContext, LoweredArtifact, LoweringCheck, Progress,
                                    Support)
-from edgeslm.backends.coreml.runner import MODEL_DIR, CoreMLRunner
+from edgeslm.backends.coreml.contract import MODEL_DIR
+from edgeslm.backends.coreml.runner import CoreMLRunner
 from edgeslm.errors import InternalError
 from edgeslm.quant import QuantScheme
 
@@ -45,7 +46,7 @@ class CoreMLBackend(Backend):
         max_len = spec.max_positions
         started = time.perf_counter()
         traced = trace(decoder, max_len)
-        mlmodel = convert(traced, max_len, tuple(traced.k_cache.shape))
+        mlmodel = convert(traced, max_len, tuple(traced.keyCache.shape))
         del traced
         converted = time.perf_counter()
         fallbacks, carry = [], None
@@ -99,7 +100,7 @@ class CoreMLBackend(Backend):
         loaded = time.perf_counter()
         max_len = skel.spec.max_positions
         traced = trace(model, max_len)
-        mlmodel = convert(traced, max_len, tuple(traced.k_cache.shape), extra_passes=(register_projections_pass(),))
+        mlmodel = convert(traced, max_len, tuple(traced.keyCache.shape), extra_passes=(register_projections_pass(),))
         del traced
         converted = time.perf_counter()
         mlmodel = quantize(mlmodel, scheme, op_types=("gather",))

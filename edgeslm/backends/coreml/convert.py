@@ -1,7 +1,8 @@
 """Trace the stateful wrapper, convert it with coremltools (iOS 18, fp16), quantize with coremltools.optimize.
 
-One ML program serves prefill (S tokens) and decode (S = 1): `input_ids (1, S)` and `causal_mask (1, 1, S, P+S)`
-are flexible through ct.RangeDim up to the cache length; the KV cache is two fp16 states.
+One ML program serves prefill (S tokens) and decode (S = 1), in swift-transformers' stateful convention
+(kernels/coreml_sdpa.py): `inputIds (1, S)` and `causalMask (1, 1, Q, P + S + 1)` (only its width is read) are
+flexible through ct.RangeDim up to the cache length; the KV cache is two fp16 states, `keyCache` and `valueCache`.
 """
 
 from __future__ import annotations
@@ -9,15 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from edgeslm.backends.coreml.contract import INPUTS, OUTPUT, STATES, position_mask_shape
 from edgeslm.backends.quiet import quiet_exporter
 from edgeslm.errors import InternalError
 from edgeslm.kernels.coreml_sdpa import StatefulDecoder
 from edgeslm.quant import QuantScheme
 
-MODEL_DIR = "model.mlpackage"
-INPUTS = ("input_ids", "causal_mask")
-OUTPUT = "logits"
-STATES = ("k_cache", "v_cache")
 # Ops whose rank-2 weights the quantizer compresses: projections (linear) and embedding tables (gather).
 # Everything else stays fp16 on purpose: norms and biases are rank 1 (never compressed), and the rotary
 # tables feed slice_by_index: a global config would quantize those too (2048 x 32 on SmolLM2).
@@ -33,12 +31,12 @@ def quiet():
 def trace(decoder, max_len: int) -> torch.jit.ScriptModule:
     """The wrapper traced with distinct example sizes (S=3, P=2) so no dynamic dim is frozen to another."""
     wrapper = StatefulDecoder(decoder, max_len).eval()
-    example = (torch.zeros(1, 3, dtype=torch.int32), torch.zeros(1, 1, 3, 5))
+    example = (torch.zeros(1, 3, dtype=torch.int32), torch.zeros(position_mask_shape(2, 3)))
     with torch.no_grad(), quiet():
         traced = torch.jit.trace(wrapper, example, check_trace=False)
     wrapper.reset()
-    traced.k_cache.zero_()
-    traced.v_cache.zero_()
+    traced.keyCache.zero_()
+    traced.valueCache.zero_()
     return traced
 
 
@@ -46,15 +44,18 @@ def io_layout(decoder, max_len: int) -> dict:
     spec = decoder.spec
     state = [spec.layers, 1, spec.kv_heads, max_len, spec.head_dim]
     return {
-        "inputs": {"input_ids": {"shape": ["1", f"S (1..{max_len})"], "dtype": "int32"},
-                   "causal_mask": {"shape": ["1", "1", "S", f"P + S (1..{max_len})"], "dtype": "float16",
-                                   "meaning": "additive: 0 = visible, -inf = hidden; P = width - S cached tokens"}},
+        "inputs": {INPUTS[0]: {"shape": ["1", f"S (1..{max_len})"], "dtype": "int32"},
+                   INPUTS[1]: {"shape": ["1", "1", f"Q (1..{max_len})", f"P + S + 1 (2..{max_len + 1})"],
+                               "dtype": "float16",
+                               "meaning": "only the width is read: P = width - S - 1 cached tokens; zeros, as "
+                                          "swift-transformers' LanguageModel passes (causality is in the graph)"}},
         "outputs": {OUTPUT: {"shape": ["1", "S", str(spec.vocab_size)], "dtype": "float16"}},
         "states": {name: {"shape": state, "dtype": "float16",
                           "layout": "(layers, batch, kv_heads, max_len, head_dim)"} for name in STATES},
         "kv_cache": {"layout": "state", "layers": spec.layers, "kv_heads": spec.kv_heads,
                      "head_dim": spec.head_dim, "dtype": "float16", "max_len": max_len},
-        "sliding_window": "computed in the graph from causal_mask (one mask input for every layer)",
+        "sliding_window": "computed in the graph from the position (one mask input for every layer)",
+        "convention": "swift-transformers LanguageModelWithStatefulKVCache",
         "max_positions": max_len, "vocab_size": spec.vocab_size, "batch": 1,
         "minimum_deployment_target": "iOS18",
     }
@@ -71,14 +72,15 @@ def convert(traced: torch.jit.ScriptModule, max_len: int, state_shape: tuple[int
         pipeline.append_pass(name)
 
     s = ct.RangeDim(1, max_len, default=1, symbol="S")
-    total = ct.RangeDim(1, max_len, default=1, symbol="T")
+    rows = ct.RangeDim(1, max_len, default=1, symbol="Q")
+    width = ct.RangeDim(2, max_len + 1, default=2, symbol="W")
     state_type = ct.TensorType(shape=state_shape, dtype=np.float16)
     with quiet():
         try:
             return ct.convert(
                 traced, convert_to="mlprogram",
                 inputs=[ct.TensorType(INPUTS[0], shape=(1, s), dtype=np.int32),
-                        ct.TensorType(INPUTS[1], shape=(1, 1, s, total), dtype=np.float16)],
+                        ct.TensorType(INPUTS[1], shape=(1, 1, rows, width), dtype=np.float16)],
                 outputs=[ct.TensorType(OUTPUT, dtype=np.float16)],
                 states=[ct.StateType(wrapped_type=state_type, name=n) for n in STATES],
                 minimum_deployment_target=ct.target.iOS18, compute_precision=ct.precision.FLOAT16,

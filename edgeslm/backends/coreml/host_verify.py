@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgeslm.backends.coreml.convert import MODEL_DIR, STATES, trace
+from edgeslm.backends.coreml.contract import MODEL_DIR, STATES, position_mask_shape
+from edgeslm.backends.coreml.convert import trace
 from edgeslm.backends.coreml.mil import (QUANT_OP, StoredWeights, load_program, op_counts, state_names,
                                          stored_weights)
 from edgeslm.errors import InternalError
@@ -58,7 +59,7 @@ def projection_call_order(decoder, kinds: tuple[type, ...] = (Proj,)) -> list:
     try:
         wrapper = StatefulDecoder(decoder, 4)
         with torch.no_grad():
-            wrapper(torch.zeros(1, 2, dtype=torch.int32), torch.zeros(1, 1, 2, 2))
+            wrapper(torch.zeros(1, 2, dtype=torch.int32), torch.zeros(position_mask_shape(0, 2)))
     finally:
         for h in hooks:
             h.remove()

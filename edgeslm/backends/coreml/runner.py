@@ -7,16 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeslm.backends.coreml.contract import INPUTS, MODEL_DIR, OUTPUT, position_mask_shape
 from edgeslm.errors import UnsupportedError, UserError
-
-MODEL_DIR = "model.mlpackage"
-
-
-def causal_mask(past: int, new: int) -> np.ndarray:
-    """(1, 1, S, P + S) float16: 0 where the query sees the key, -inf where it does not."""
-    q_pos = np.arange(past, past + new)[:, None]
-    k_pos = np.arange(past + new)[None, :]
-    return np.where(k_pos > q_pos, -np.inf, 0.0).astype(np.float16)[None, None]
 
 
 class CoreMLRunner:
@@ -39,8 +31,8 @@ class CoreMLRunner:
 
     def _step(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int32).reshape(1, -1)
-        feeds = {"input_ids": ids, "causal_mask": causal_mask(self.length, ids.shape[1])}
-        logits = self.model.predict(feeds, state=self.state)["logits"]
+        feeds = {INPUTS[0]: ids, INPUTS[1]: np.zeros(position_mask_shape(self.length, ids.shape[1]), np.float16)}
+        logits = self.model.predict(feeds, state=self.state)[OUTPUT]
         self.length += ids.shape[1]
         return np.asarray(logits, dtype=np.float32)[0]
 

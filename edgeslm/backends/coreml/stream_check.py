@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from edgeslm.backends.base import LoweringCheck
-from edgeslm.backends.coreml.convert import MODEL_DIR
+from edgeslm.backends.coreml.contract import MODEL_DIR
 from edgeslm.backends.coreml.host_verify import paired_in_call_order
 from edgeslm.backends.coreml.mil import QUANT_OP, dequantize, load_program, weight_sources
 from edgeslm.backends.coreml.stream import QuantizedProj, tables_as_stored

@@ -59,16 +59,13 @@ public final class CoreMLDecoder {
         return Self.lastRow(logits)
     }
 
-    /// 0 where query i (at position past + i) may attend key j (j <= past + i), -inf elsewhere.
+    /// Zeros whose width tells the model the position (ModelContract.causalMaskShape); causality is in the graph.
     static func causalMask(past: Int, newTokens: Int) throws -> MLMultiArray {
         let shape = ModelContract.causalMaskShape(past: past, newTokens: newTokens)
         let mask = try MLMultiArray(shape: shape.map { NSNumber(value: $0) }, dataType: ModelContract.causalMaskType)
-        let total = past + newTokens
         mask.withUnsafeMutableBufferPointer(ofType: Float16.self) { buffer, _ in
-            for i in 0..<newTokens {
-                for j in 0..<total {
-                    buffer[i * total + j] = j <= past + i ? 0 : -Float16.infinity
-                }
+            for i in 0..<buffer.count {
+                buffer[i] = 0
             }
         }
         return mask
