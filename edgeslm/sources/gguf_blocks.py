@@ -184,12 +184,12 @@ def decode_blocks(tensor, qtype=None, shape: tuple[int, int] | None = None, rows
 
 def read_gguf_tensors(gguf_path) -> tuple[object, dict]:
     """(the gguf.GGUFReader, its tensors by name) for a GGUF file, with a clear error when it is missing."""
-    import gguf
+    from edgeslm.sources.resolve import shared_gguf_reader
 
     path = Path(gguf_path)
     if not path.is_file():
         raise UserError(f"GGUF file not found: {path}", hint="pass the .gguf the model was loaded from")
-    reader = gguf.GGUFReader(str(path))
+    reader = shared_gguf_reader(path)
     return reader, {t.name: t for t in reader.tensors}
 
 

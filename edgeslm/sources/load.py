@@ -11,7 +11,7 @@ import torch
 from edgeslm.archs import ARCHS
 from edgeslm.bundle.manifest import sha256
 from edgeslm.errors import EdgeSLMError, UnsupportedError, UserError, as_environment_error
-from edgeslm.sources.resolve import ResolvedSource, check_gguf, check_hf_folder
+from edgeslm.sources.resolve import ResolvedSource, check_hf_folder, shared_gguf_reader
 from edgeslm.sources.strict import require_complete, require_complete_adapter
 
 
@@ -85,7 +85,7 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
     from transformers import AutoTokenizer
 
     if src.gguf_file is not None:
-        reader = check_gguf(src.path)
+        reader = shared_gguf_reader(src.path)
         types = Counter(t.tensor_type.name for t in reader.tensors)
         kwargs = {"gguf_file": src.path.name}
         root, files = src.path.parent, [src.path]
@@ -94,7 +94,7 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
         files = [p for p in src.path.iterdir() if p.is_file()]
     location = src.path.parent if src.gguf_file is not None else src.path
     try:
-        model = load_weights(location, src.label, kwargs)
+        model = load_weights(location, src.label, {**kwargs, "config": config})
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
     except Exception as exc:  # noqa: BLE001  a model's files are input: whatever breaks while reading them
         raise load_error(exc, src.label) from None

@@ -6,6 +6,7 @@ a catalog id (`edgeslm list models`), or a hub id (`org/name`). Every bad input 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 from dataclasses import dataclass
@@ -119,6 +120,18 @@ def check_gguf(path: Path):
         raise UserError(f"{path} is not a readable GGUF file ({type(exc).__name__}: {exc})",
                         hint="Re-download the file; GGUF files start with the magic 'GGUF' and hold every tensor.") \
             from None
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_gguf_reader(path: str, size: int, mtime_ns: int):
+    return check_gguf(Path(path))
+
+
+def shared_gguf_reader(path: Path):
+    """check_gguf's reader, parsed once per file version for the whole export: loading (tensor types) and the
+    backends' GGUF carry read the same file, and gguf-py's parse of a tokenizer's metadata costs seconds."""
+    st = Path(path).stat()
+    return _cached_gguf_reader(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
 def resolve(model: str | None, allow_pickle: bool = False) -> ResolvedSource:
