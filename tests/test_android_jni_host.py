@@ -55,7 +55,7 @@ def tiny_bundle(exported):
     return exported("llama", "int4").bundle
 
 
-def test_the_app_engine_generates_through_jni_as_edgeslm_run_does(jvm_engine, tiny_bundle):
+def test_the_app_engine_generates_through_jni_as_edgeslm_run_does(jvm_engine, tiny_bundle, tmp_path):
     """Greedy tokens and streamed text through Kotlin -> JNI -> engine equal the Python loop's, for a prompt with
     an emoji and accents (Java strings cross JNI as UTF-16; the bridge must hand the engine standard UTF-8)."""
     from edgeslm.bundle.reader import open_bundle
@@ -63,8 +63,9 @@ def test_the_app_engine_generates_through_jni_as_edgeslm_run_does(jvm_engine, ti
 
     prompt = "fever 🤒, café-au-lait spots and cough: what are the causes?"
     ref = generate(open_bundle(tiny_bundle, 1), prompt, 24, use_chat_template=False)
-    proc = subprocess.run([*jvm_engine, str(tiny_bundle), prompt, "24", "false"], capture_output=True, text=True,
-                          timeout=300)
+    (tmp_path / "prompt.txt").write_text(prompt, encoding="utf-8")  # not argv: that depends on the JVM's locale
+    proc = subprocess.run([*jvm_engine, str(tiny_bundle), str(tmp_path / "prompt.txt"), "24", "false"],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ids_line, text_line = proc.stdout.splitlines()[:2]
     assert [int(t) for t in ids_line.split(",")] == ref.tokens and len(ref.tokens) > 3
@@ -72,7 +73,8 @@ def test_the_app_engine_generates_through_jni_as_edgeslm_run_does(jvm_engine, ti
 
 
 def test_a_bad_bundle_raises_in_kotlin_with_the_engine_message(jvm_engine, tmp_path):
-    proc = subprocess.run([*jvm_engine, str(tmp_path), "hi", "4", "false"], capture_output=True, text=True,
-                          timeout=120)
+    (tmp_path / "prompt.txt").write_text("hi")
+    proc = subprocess.run([*jvm_engine, str(tmp_path), str(tmp_path / "prompt.txt"), "4", "false"],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "IllegalStateException" in proc.stderr and "manifest.json" in proc.stderr

@@ -39,3 +39,5 @@ def test_no_chat_turn_without_a_template_or_for_one_that_rewrites_the_message():
     assert chat_turn(tokenizer_with("{{ messages[0]['content'] | upper }}")) is None
     assert chat_turn(tokenizer_with("{{ messages[0]['content'] }}{{ messages[0]['content'] }}")) is None
     assert chat_turn(tokenizer_with("{{ raise_exception('needs a system turn') }}")) is None
+    dated = "{{ 'Today Date: ' + strftime_now('%d %b %Y') + '\\n' }}" + FAMILIES["llama3"]
+    assert chat_turn(tokenizer_with(dated)) is None  # the date would be frozen at export

@@ -224,3 +224,21 @@ def test_scoring_runner_off_macos_runs_the_packaged_weights(ios_exported, tiny_m
     assert packaged.shape == float_logits.shape and np.isfinite(packaged).all()
     assert not np.allclose(packaged, float_logits, atol=1e-4)  # int4 weights, not the float ones
     assert np.corrcoef(packaged.ravel(), float_logits.ravel())[0, 1] > 0.5  # but the same model
+
+
+def test_the_package_names_the_hub_model_for_swift_transformers(tiny_model_dir, tmp_path):
+    """With the source's Hub id known, the package carries it where swift-transformers' LanguageModel looks for
+    the model's name (tokenizer and generation config); without one, nothing is made up."""
+    import coremltools as ct
+    from transformers import AutoModelForCausalLM
+
+    from edgeslm.backends.base import LowerContext
+    from edgeslm.backends.coreml.backend import CoreMLBackend
+    from edgeslm.backends.coreml.contract import HUB_NAME_KEY
+    from edgeslm.model.adapt import adapt
+    from edgeslm.quant import QUANT_SCHEMES
+
+    decoder = adapt(AutoModelForCausalLM.from_pretrained(tiny_model_dir("llama")).eval(), 32)
+    CoreMLBackend().lower(decoder, QUANT_SCHEMES.get("fp16"), tmp_path, LowerContext(hub_name="org/clinic-model"))
+    meta = ct.models.MLModel(str(tmp_path / "model.mlpackage"), skip_model_load=True).user_defined_metadata
+    assert meta[HUB_NAME_KEY] == "org/clinic-model"

@@ -35,9 +35,13 @@ class LowerContext:
 
     gguf_path: the GGUF file the model was loaded from when its own quantization grid should be carried over
                (`--no-gguf-carry` and non-GGUF sources: None, and the scheme's quantizer rounds the float weights).
+    hub_name:  the source's Hugging Face Hub id when known (catalog models, the embedded default): a Core ML
+               package names it in its metadata, where swift-transformers looks up the tokenizer and generation
+               config (`co.huggingface.exporters.name`). Streamed exports (local folders) have none.
     """
 
     gguf_path: Path | None = None
+    hub_name: str | None = None
 
 
 @dataclass(frozen=True)

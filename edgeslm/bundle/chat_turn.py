@@ -5,7 +5,8 @@ Gemma, Phi-3, Mistral [INST]).
 
 Derived at export by rendering the template around a sentinel message, and kept only if a probe message renders
 to prefix + message + suffix; templates that do more with the message than insert it (or `trim` it) get none, and
-the runtimes then ask for a raw prompt.
+the runtimes then ask for a raw prompt. So do templates that render today's date (Llama 3.1/3.2's
+`strftime_now`): a fixed prefix would freeze the export day, where `edgeslm run` renders the current one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def _render(tokenizer, content: str) -> str:
 
 def chat_turn(tokenizer) -> dict | None:
     """{"prefix", "suffix", "trim"} for generation.json, or None (no template, or one that is not a substitution)."""
-    if not getattr(tokenizer, "chat_template", None):
+    template = getattr(tokenizer, "chat_template", None)
+    if not template or "strftime_now" in template:
         return None
     padded = f" \n{SENTINEL}\n "
     try:

@@ -73,7 +73,8 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         decoder = adapt(loaded.model, max_positions)
 
     with staging_folder(cfg.output) as stage:
-        context = LowerContext(gguf_path=source.gguf_file if cfg.carry_gguf_grid else None)
+        context = LowerContext(gguf_path=source.gguf_file if cfg.carry_gguf_grid else None,
+                               hub_name=source.hub_id or (source.catalog.hf_id if source.catalog else None) or None)
         with log.stage("lower", f"{cfg.format} {scheme.name}"):
             artifact = backend.lower(decoder, scheme, stage, context)
         report_fallbacks(cfg, log, artifact.fallbacks)

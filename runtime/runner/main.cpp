@@ -11,6 +11,8 @@
 //   tokenize:   edgeslm-runner --tokenizer tokenizer.json --tokenize-lines FILE   (one JSON string per line in,
 //               one JSON object per line out: "ids" (no special tokens), "special" (the post-processor's special
 //               tokens added) and "text" (the ids decoded back); no model is loaded)
+//   decode:     edgeslm-runner --tokenizer tokenizer.json --decode-lines FILE   (a JSON list of ids per line in, the
+//               decoded text as a JSON string per line out)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -33,7 +35,7 @@ const char *kUsage =
     "  edgeslm-runner --bundle DIR --prompt TEXT [--raw] [--max-new-tokens N] [--greedy | --temperature T\n"
     "                 [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]] [--threads N] [--json]\n"
     "  edgeslm-runner --bundle DIR --prompt TEXT --max-new-tokens N --dump-logits FILE [--raw] [--threads N]\n"
-    "  edgeslm-runner --tokenizer tokenizer.json --tokenize-lines FILE\n";
+    "  edgeslm-runner --tokenizer tokenizer.json --tokenize-lines FILE | --decode-lines FILE\n";
 
 const char *kFlags[] = {"--raw", "--greedy", "--json", "--no-verify", "--help"};
 
@@ -60,6 +62,19 @@ int tokenize_lines(const Args &a) {
     auto ids = tok.encode(text, false);
     nlohmann::json row = {{"ids", ids}, {"special", tok.encode(text, true)}, {"text", tok.decode(ids, false)}};
     std::cout << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+  return 0;
+}
+
+int decode_lines(const Args &a) {
+  edgeslm::Tokenizer tok(a.str("--tokenizer"));
+  std::ifstream in(a.str("--decode-lines"));
+  if (!in) return fail("cannot read " + a.str("--decode-lines"), 2);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto ids = nlohmann::json::parse(line).get<std::vector<int32_t>>();
+    std::cout << nlohmann::json(tok.decode(ids, false)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
   }
   return 0;
 }
@@ -96,6 +111,7 @@ int main(int argc, char **argv) {
   }
   try {
     if (a.has("--tokenize-lines")) return tokenize_lines(a);
+    if (a.has("--decode-lines")) return decode_lines(a);
     if (!a.has("--bundle")) return fail(std::string("--bundle DIR is required\n") + kUsage, 2);
     edgeslm_open_options o = edgeslm_default_open_options();
     o.threads = static_cast<int>(a.num("--threads", 0));
@@ -166,7 +182,7 @@ int main(int argc, char **argv) {
                                        {"prompt_tokens", st.prompt_tokens}, {"stopped_at_eos", st.stopped_at_eos != 0},
                                        {"ttft_ms", st.ttft_ms}, {"prefill_ms", st.prefill_ms},
                                        {"decode_ms_total", st.decode_ms_total}})
-                           .dump()
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
                     << "\n";
         } else {
           std::fprintf(stderr, "\n[%d tokens%s; TTFT %.1f ms]\n", st.generated_tokens,

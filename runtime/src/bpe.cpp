@@ -10,7 +10,8 @@ namespace edgeslm {
 
 Bpe::Bpe(const nlohmann::json &model) {
   if (type_of(model) != "BPE") unsupported("model type '" + type_of(model) + "'");
-  if (!model["dropout"].is_null() && model["dropout"].get<double>() > 0) unsupported("BPE dropout");
+  auto dropout = model.value("dropout", nlohmann::json());
+  if (dropout.is_number() && dropout.get<double>() > 0) unsupported("BPE dropout");
   auto prefix = model.value("continuing_subword_prefix", nlohmann::json());
   if (prefix.is_string() && !prefix.get<std::string>().empty()) unsupported("continuing_subword_prefix");
   auto suffix = model.value("end_of_word_suffix", nlohmann::json());
@@ -19,7 +20,7 @@ Bpe::Bpe(const nlohmann::json &model) {
   fuse_unk_ = model.value("fuse_unk", false);
   ignore_merges_ = model.value("ignore_merges", false);
 
-  for (auto it = model.at("vocab").begin(); it != model.at("vocab").end(); ++it) add_token(it.key(), it.value());
+  for (auto it = model.at("vocab").begin(); it != model.at("vocab").end(); ++it) add_vocab(it.key(), it.value());
   int rank = 0;
   for (const auto &m : model.at("merges")) {
     std::string a, b;
@@ -49,11 +50,15 @@ int32_t Bpe::id_of(const std::string &token) const {
   return it == vocab_.end() ? -1 : it->second;
 }
 
-void Bpe::add_token(const std::string &content, int32_t id) {
+void Bpe::add_vocab(const std::string &content, int32_t id) {
   if (id < 0) throw std::runtime_error("tokenizer.json: negative token id");
   vocab_[content] = id;
-  if (id >= static_cast<int32_t>(id_to_token_.size())) id_to_token_.resize(id + 1);
+  if (id >= static_cast<int32_t>(id_to_token_.size())) {
+    id_to_token_.resize(id + 1);
+    has_id_.resize(id + 1, false);
+  }
   id_to_token_[id] = content;
+  has_id_[id] = true;
 }
 
 void Bpe::merge_all(std::vector<int32_t> &ids, std::vector<size_t> &lens) const {
@@ -174,7 +179,7 @@ void Bpe::encode_word(const std::string &word, std::vector<int32_t> &out) const 
   }
   flush_unk();
   merge_all(ids, lens);
-  if (cache_.size() < 100000) cache_.emplace(word, ids);
+  if (word.size() < 256 && cache_.size() < 100000) cache_.emplace(word, ids);  // as tokenizers: short words only
   out.insert(out.end(), ids.begin(), ids.end());
 }
 }  // namespace edgeslm

@@ -31,6 +31,20 @@ std::string byte_level_bytes(const std::string &token) {
   return out;
 }
 
+// A run of byte tokens as tokenizers' ByteFallback decodes it: the bytes when they are valid UTF-8, else one
+// U+FFFD per byte; at the very end a run that is valid but for an incomplete last character stays raw (a stream
+// is waiting for the rest of that character).
+std::string fallback_text(const std::string &bytes, bool at_end) {
+  size_t tail = at_end ? utf8_incomplete_tail(bytes) : 0;
+  std::string head = bytes.substr(0, bytes.size() - tail);
+  std::string check;
+  for (uint32_t c : utf8_decode(head)) utf8_append(check, c);
+  if (check == head) return bytes;
+  std::string out;
+  for (size_t k = 0; k < bytes.size(); ++k) out += "\xEF\xBF\xBD";
+  return out;
+}
+
 int byte_token(const std::string &t) {  // <0xXX> -> XX, else -1
   if (t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>') return -1;
   try {
@@ -84,7 +98,7 @@ std::string TokenDecoder::decode(std::vector<std::string> tokens) const {
       case Kind::ByteLevel: {
         std::string all;
         for (const auto &t : tokens) all += byte_level_bytes(t);
-        out.push_back(all);
+        out.push_back(utf8_lossy(all, true));
         break;
       }
       case Kind::BPEDecoder:
@@ -102,10 +116,10 @@ std::string TokenDecoder::decode(std::vector<std::string> tokens) const {
             pending += static_cast<char>(b);
             continue;
           }
-          if (!pending.empty()) out.push_back(pending), pending.clear();
+          if (!pending.empty()) out.push_back(fallback_text(pending, false)), pending.clear();
           out.push_back(t);
         }
-        if (!pending.empty()) out.push_back(pending);
+        if (!pending.empty()) out.push_back(fallback_text(pending, true));
         break;
       }
       case Kind::Fuse: {

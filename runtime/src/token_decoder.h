@@ -1,7 +1,8 @@
 // tokenizer.json's "decoder": tokens back to text, step by step as Hugging Face tokenizers' decode_chain does
-// (ByteLevel, BPEDecoder, Replace, ByteFallback, Fuse, Strip, Metaspace, or a Sequence of them). One deliberate
-// difference: byte sequences that are not (yet) valid UTF-8 come back as their bytes, not as U+FFFD, so that a
-// stream can hold back a character whose bytes are still arriving; a complete answer decodes the same.
+// (ByteLevel, BPEDecoder, Replace, ByteFallback, Fuse, Strip, Metaspace, or a Sequence of them), invalid UTF-8
+// replaced by U+FFFD as tokenizers does. One deliberate difference: when the tokens end inside a character (its
+// first bytes decoded, the rest not generated yet), those bytes stay raw, so that a stream can hold them back
+// until the character is complete; utf8_incomplete_tail finds them.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

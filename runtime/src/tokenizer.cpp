@@ -45,15 +45,13 @@ Tokenizer::Tokenizer(const std::string &path) {
     Added t{a.at("content").get<std::string>(), a.at("id").get<int32_t>(), a.value("special", false),
             a.value("lstrip", false), a.value("rstrip", false)};
     if (a.value("single_word", false)) unsupported("added token '" + t.content + "' with single_word");
-    model_->add_token(t.content, t.id);
+    added_ids_[t.content] = t.id;
     bool normalized = a.value("normalized", !t.special);
-    if (normalized) t.content = normalizer_->apply(t.content);
-    if (!t.content.empty()) (normalized ? normalized_added_ : raw_added_).push_back(t);
+    if (normalized) t.content = normalizer_->apply(t.content);  // matched, and decoded, in normalized form
+    added_text_[t.id] = t.content;
+    if (t.special) special_.insert(t.id);
+    if (!t.content.empty()) (normalized ? normalized_added_ : raw_added_).add(t);
   }
-  special_.assign(model_->size(), false);
-  for (const auto *list : {&raw_added_, &normalized_added_})
-    for (const auto &a : *list)
-      if (a.special) special_[a.id] = true;
 
   json post = j["post_processor"];
   if (type_of(post) == "Sequence") {
@@ -67,18 +65,28 @@ Tokenizer::Tokenizer(const std::string &path) {
   else if (!post.is_null() && type_of(post) != "ByteLevel") unsupported("post-processor '" + type_of(post) + "'");
 }
 
-bool Tokenizer::is_special(int32_t id) const { return id >= 0 && id < (int32_t)special_.size() && special_[id]; }
+int32_t Tokenizer::token_id(const std::string &token) const {
+  auto it = added_ids_.find(token);
+  return it != added_ids_.end() ? it->second : model_->id_of(token);
+}
+
+void Tokenizer::AddedSet::add(const Added &a) {
+  by_first[static_cast<unsigned char>(a.content[0])].push_back(tokens.size());
+  tokens.push_back(a);
+}
 
 // Added tokens found leftmost-longest, as tokenizers' AddedVocabulary::find_matches does (lstrip takes the
 // whitespace before the token into it, rstrip the whitespace after), and the text between them.
-std::vector<Tokenizer::Segment> Tokenizer::split_added(const std::string &text, const std::vector<Added> &tokens) const {
+std::vector<Tokenizer::Segment> Tokenizer::split_added(const std::string &text, const AddedSet &set) const {
   std::vector<Segment> out;
   size_t done = 0, i = 0, n = text.size();
   while (i < n) {
     const Added *match = nullptr;
-    for (const auto &a : tokens)
+    for (size_t k : set.by_first[static_cast<unsigned char>(text[i])]) {
+      const Added &a = set.tokens[k];
       if (text.compare(i, a.content.size(), a.content) == 0 && (!match || a.content.size() > match->content.size()))
         match = &a;
+    }
     if (!match) {
       ++i;
       continue;
@@ -88,18 +96,18 @@ std::vector<Tokenizer::Segment> Tokenizer::split_added(const std::string &text, 
       size_t b = begin;
       while (b > done) {
         size_t c = utf8_char_start(text, b);
-        if (!is_whitespace(utf8_decode(text.substr(c, b - c))[0])) break;
+        if (c < done || !is_whitespace(utf8_decode(text.substr(c, b - c))[0])) break;
         b = c;
       }
       begin = b;
     }
-    if (match->rstrip) {
-      std::vector<uint32_t> rest = utf8_decode(text.substr(end));
-      for (uint32_t c : rest) {
-        if (!is_whitespace(c)) break;
-        std::string bytes;
-        utf8_append(bytes, c);
-        end += bytes.size();
+    if (match->rstrip) {  // one character at a time: only the whitespace itself is read
+      while (end < n) {
+        unsigned char lead = static_cast<unsigned char>(text[end]);
+        size_t len = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3 : (lead >> 3) == 30 ? 4 : 1;
+        std::vector<uint32_t> c = utf8_decode(text.substr(end, len));
+        if (c.size() != 1 || !is_whitespace(c[0])) break;
+        end += len;
       }
     }
     if (begin > done) out.push_back({done, begin, -1});
@@ -138,8 +146,13 @@ std::vector<int32_t> Tokenizer::encode(const std::string &text, bool add_special
 std::string Tokenizer::decode(const std::vector<int32_t> &ids, bool skip_special) const {
   std::vector<std::string> tokens;
   for (int32_t id : ids) {
-    if (id < 0 || id >= (int32_t)model_->size() || (skip_special && is_special(id))) continue;
-    tokens.push_back(model_->token_of(id));
+    if (skip_special && is_special(id)) continue;
+    auto added = added_text_.find(id);
+    if (added != added_text_.end()) {
+      tokens.push_back(added->second);
+    } else if (const std::string *t = model_->token_of(id)) {
+      tokens.push_back(*t);
+    }  // an id that names no token is skipped, as tokenizers does
   }
   if (has_decoder_) return decoder_->decode(tokens);
   std::string out;  // no decoder: tokenizers joins the tokens with spaces

@@ -8,9 +8,12 @@
 // Anything else (WordPiece, Unigram, another regex, BERT processors) is refused at load with a message naming it,
 // rather than tokenized differently.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bpe.h"
@@ -26,8 +29,8 @@ class Tokenizer {
   std::vector<int32_t> encode(const std::string &text, bool add_special_tokens) const;
   // Raw bytes of the tokens (UTF-8 once complete); special added tokens skipped when skip_special.
   std::string decode(const std::vector<int32_t> &ids, bool skip_special) const;
-  int32_t token_id(const std::string &token) const { return model_->id_of(token); }  // -1 when absent
-  bool is_special(int32_t id) const;
+  int32_t token_id(const std::string &token) const;  // an added token or the model's; -1 when absent
+  bool is_special(int32_t id) const { return special_.count(id) != 0; }
 
  private:
   struct Added {
@@ -35,11 +38,16 @@ class Tokenizer {
     int32_t id;
     bool special, lstrip, rstrip;
   };
+  struct AddedSet {  // added tokens matched on the same text, indexed by their first byte
+    std::vector<Added> tokens;
+    std::array<std::vector<size_t>, 256> by_first;
+    void add(const Added &a);
+  };
   struct Segment {
     size_t begin, end;
     int32_t id;  // the added token, or -1 for text
   };
-  std::vector<Segment> split_added(const std::string &text, const std::vector<Added> &tokens) const;
+  std::vector<Segment> split_added(const std::string &text, const AddedSet &set) const;
   void encode_text(const std::string &text, bool at_start, std::vector<int32_t> &ids) const;
 
   std::unique_ptr<Bpe> model_;
@@ -47,8 +55,10 @@ class Tokenizer {
   std::unique_ptr<PreTokenizer> pre_;
   std::unique_ptr<TokenDecoder> decoder_;
   bool has_decoder_ = true;
-  std::vector<Added> raw_added_, normalized_added_;
-  std::vector<bool> special_;
+  AddedSet raw_added_, normalized_added_;
+  std::unordered_map<std::string, int32_t> added_ids_;  // content as written -> id
+  std::unordered_map<int32_t, std::string> added_text_;  // id -> what decode shows (normalized content if normalized)
+  std::unordered_set<int32_t> special_;
   std::vector<int32_t> prefix_ids_, suffix_ids_;  // TemplateProcessing single: special tokens around A
 };
 }  // namespace edgeslm

@@ -88,3 +88,32 @@ size_t utf8_incomplete_tail(const std::string &bytes) {
   return 0;
 }
 }  // namespace edgeslm
+
+namespace edgeslm {
+std::string utf8_lossy(const std::string &bytes, bool keep_incomplete_tail) {
+  const auto *s = reinterpret_cast<const unsigned char *>(bytes.data());
+  size_t n = bytes.size(), keep = keep_incomplete_tail ? utf8_incomplete_tail(bytes) : 0, i = 0;
+  std::string out;
+  out.reserve(n);
+  while (i < n - keep) {
+    unsigned char c = s[i];
+    int len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    // the second byte's range depends on the lead (Unicode Table 3-7); later ones are 80..BF
+    unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    int good = len ? 1 : 0;
+    while (good > 0 && good < len && i + good < n) {
+      unsigned char b = s[i + good];
+      if (good == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) break;
+      ++good;
+    }
+    if (len && good == len) {
+      out.append(bytes, i, len);
+      i += len;
+    } else {  // a maximal ill-formed subpart: one U+FFFD, as Rust's from_utf8_lossy
+      out += "\xEF\xBF\xBD";
+      i += good ? good : 1;
+    }
+  }
+  return out.append(bytes, n - keep, keep);
+}
+}  // namespace edgeslm

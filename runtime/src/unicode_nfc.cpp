@@ -52,12 +52,20 @@ std::vector<uint32_t> nfc(const std::vector<uint32_t> &text) {
   std::vector<uint32_t> d;
   d.reserve(text.size());
   for (uint32_t cp : text) decompose(cp, d);
-  for (size_t i = 1; i < d.size(); ++i)  // canonical ordering: a stable sort of each run of non-starters
-    for (size_t k = i; k > 0; --k) {
-      uint32_t prev = combining_class(d[k - 1]), cur = combining_class(d[k]);
-      if (cur == 0 || prev <= cur) break;
-      std::swap(d[k - 1], d[k]);
+  // canonical ordering: each run of non-starters stably sorted by combining class
+  std::vector<std::pair<uint32_t, uint32_t>> run;  // (class, code point)
+  for (size_t i = 0; i < d.size();) {
+    if (combining_class(d[i]) == 0) {
+      ++i;
+      continue;
     }
+    size_t j = i;
+    run.clear();
+    for (; j < d.size() && combining_class(d[j]) != 0; ++j) run.emplace_back(combining_class(d[j]), d[j]);
+    std::stable_sort(run.begin(), run.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+    for (size_t k = i; k < j; ++k) d[k] = run[k - i].second;
+    i = j;
+  }
   std::vector<uint32_t> out;
   out.reserve(d.size());
   size_t starter = 0;

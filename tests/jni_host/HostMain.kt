@@ -1,6 +1,7 @@
 // Drives android_demo's NativeEngine (the app's Kotlin class, unchanged) on the JVM of the build machine, through the
-// JNI bridge built for the host: args BUNDLE PROMPT MAX_NEW_TOKENS CHAT(true|false). Prints the token ids on the
-// first line and the streamed text, as JSON-escaped UTF-8, on the second.
+// JNI bridge built for the host: args BUNDLE PROMPT_FILE (UTF-8) MAX_NEW_TOKENS CHAT(true|false). Prints the token
+// ids on the first line and the streamed text, JSON-escaped, on the second.
+import java.io.File
 import org.edgeslm.demo.NativeEngine
 
 fun main(args: Array<String>) {
@@ -8,7 +9,7 @@ fun main(args: Array<String>) {
     val text = StringBuilder()
     NativeEngine.open(args[0], threads = 1).use { engine ->
         val sampling = NativeEngine.Sampling(maxNewTokens = args[2].toInt(), chatTemplate = args[3].toBoolean())
-        engine.generate(args[1], sampling, NativeEngine.TokenListener { token, piece ->
+        engine.generate(File(args[1]).readText(Charsets.UTF_8), sampling, NativeEngine.TokenListener { token, piece ->
             tokens.add(token)
             text.append(piece)
             true

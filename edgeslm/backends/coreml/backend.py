@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from edgeslm.backends.base import (Backend, Fallback, LowerContext, LoweredArtifact, LoweringCheck, Progress,
                                    Support)
-from edgeslm.backends.coreml.contract import MODEL_DIR
+from edgeslm.backends.coreml.contract import HUB_NAME_KEY, MODEL_DIR
 from edgeslm.backends.coreml.runner import CoreMLRunner
 from edgeslm.errors import InternalError
 from edgeslm.quant import QuantScheme
@@ -74,6 +74,8 @@ class CoreMLBackend(Backend):
                                                       "quantize": round(quantized - carried_at, 2)}}
         if carry is not None:
             native["gguf_carry_over"] = carry
+        if context.hub_name:
+            mlmodel.user_defined_metadata[HUB_NAME_KEY] = context.hub_name
         return _packaged(mlmodel, decoder, scheme, out_dir, fallbacks, native)
 
     streams = True

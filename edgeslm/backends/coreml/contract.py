@@ -9,6 +9,8 @@ MODEL_DIR = "model.mlpackage"
 INPUTS = ("inputIds", "causalMask")
 OUTPUT = "logits"
 STATES = ("keyCache", "valueCache")
+# Package metadata swift-transformers' LanguageModel reads as the model's Hub id (its tokenizer and config source).
+HUB_NAME_KEY = "co.huggingface.exporters.name"
 
 
 def position_mask_shape(past: int, new: int) -> tuple[int, int, int, int]:
