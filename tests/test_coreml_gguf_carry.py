@@ -1,5 +1,5 @@
-"""A GGUF's 4-bit blocks go into the Core ML program as they are; its 8-bit embedding table follows the int4
-scheme (coremltools int4, stored once for the gather and the tied head), as on the embedded default model."""
+"""A GGUF's 4-bit blocks go into the Core ML program as they are, and so does its 8-bit embedding table (stored
+once for the gather and the tied head), as on the embedded default model."""
 
 import numpy as np
 import pytest
@@ -59,18 +59,18 @@ def carried(tmp_path_factory):
     return decoder, artifact, out, want
 
 
-def test_four_bit_blocks_carry_and_the_table_follows_the_scheme(carried):
+def test_four_bit_blocks_and_the_eight_bit_table_carry(carried):
     decoder, artifact, _, _ = carried
     carry = artifact.quant["gguf_carry_over"]
     projections = 7 * decoder.spec.layers
-    assert carry["by_type"] == {"Q4_0": 4 * decoder.spec.layers, "Q4_1": 3 * decoder.spec.layers}
+    assert carry["by_type"] == {"Q4_0": 4 * decoder.spec.layers, "Q4_1": 3 * decoder.spec.layers, TABLE_TYPE: 2}
     assert carry["left_over"] == 0
-    assert carry["quantized_by_scheme"] == {"embed": f"GGUF {TABLE_TYPE}", "lm_head": f"GGUF {TABLE_TYPE}"}
+    assert carry["quantized_by_scheme"] == {}
     assert artifact.fallbacks == []  # a scheme decision, not a fallback: --strict still passes
     assert artifact.kernels["weights_by_storage"] == {"constexpr_blockwise_shift_scale": projections + 2}
 
 
-def test_stored_weights_are_the_gguf_blocks_and_an_int4_table(carried):
+def test_stored_weights_are_the_gguf_blocks_and_the_table_once(carried):
     from edgeslm.backends.coreml.contract import MODEL_DIR
     from edgeslm.backends.coreml.host_verify import projection_call_order
     from edgeslm.backends.coreml.mil import load_program, operations, stored_weights
@@ -87,15 +87,15 @@ def test_stored_weights_are_the_gguf_blocks_and_an_int4_table(carried):
         exact = PROJ_TYPES[name.split(".")[-1]] == "Q4_0"
         assert np.abs(got - want[name]).max() <= (1e-6 if exact else 2e-3) * np.abs(want[name]).max(), name
 
-    # The table: coremltools' int4 (4-bit data, one fp16 scale per 32), read by the gather and the head alike.
+    # The table: the GGUF's Q8_0 blocks (uint8 data, fp16 scale per 32), read by the gather and the head alike.
     table = decoder.embed.weight.detach().numpy()
-    assert np.abs(stored.embeddings["embed"] - table).max() <= np.abs(table).max() / 7 / 2 * 1.01
+    assert np.abs(stored.embeddings["embed"] - table).max() <= np.abs(table).max() / 127 / 2 * 1.01  # Q8_0 steps
     from coremltools.converters.mil.mil import types
 
     sources = {op.op_type: _weight_source(op) for op in operations(program.mil)
                if op.op_type in ("gather", "linear") and "embed" in _weight_source(op).name}
     assert sources["gather"] is sources["linear"], "the tied table is stored twice"
-    assert types.builtin_to_string(sources["gather"].data.dtype) == "int4"
+    assert types.builtin_to_string(sources["gather"].data.dtype) == "uint8"
 
 
 def _weight_source(op):

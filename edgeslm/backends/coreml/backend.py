@@ -61,9 +61,11 @@ class CoreMLBackend(Backend):
                                                                        scheme.weight_bits)
             carry = {"carried": len(carried), "left_over": len(left_over), "by_type": dict(Counter(carried.values())),
                      "quantized_by_scheme": {name: f"GGUF {t}" for name, t in wider.items()},
-                     "note": f"GGUF blocks no wider than {scheme.weight_bits} bits (Q4_0/Q4_1) moved into constexpr_blockwise_shift_scale (Q4_1's "
-                             "offset -m/d rounded to fp16), not re-rounded; wider GGUF types (Q8_0: the embedding "
-                             f"table) quantized by coremltools to the {scheme.name} scheme"}
+                     "note": f"GGUF projection blocks no wider than {scheme.weight_bits} bits (Q4_0/Q4_1) and the "
+                             "embedding table at its GGUF width (Q8_0, once for the gather and the tied head) moved "
+                             "into constexpr_blockwise_shift_scale (Q4_1's offset -m/d rounded to fp16), not "
+                             f"re-rounded; wider projection blocks quantized by coremltools to the {scheme.name} "
+                             "scheme"}
             fallbacks += [Fallback(f"weight {name}", f"GGUF block not carried over ({why}); re-quantized from the "
                                    "dequantized weights") for name, why in left_over.items()]
         carried_at = time.perf_counter()

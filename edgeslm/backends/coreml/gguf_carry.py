@@ -12,11 +12,14 @@ evaluates scale * (data - offset) per block, which holds each ggml block exactly
 Blocks run along the input dim (K) in ggml and in Core ML's linear weight (N, K), so the layouts agree; the
 q/k rows of llama GGUFs are un-permuted as transformers does.
 
-Which types carry depends on the scheme: a block is carried only where it is no wider than the scheme's weights.
-Under int4 the 4-bit blocks (Q4_0 / Q4_1) carry; a Q8_0 tensor (llama.cpp's usual embedding table, tied to the
-head) is left float for coremltools' int4 quantizer, as the int4 scheme defines ("4-bit embedding"). Measured
-on SmolLM2 (stored-weights check): the Q8_0 table kept 8-bit gave 54.9 dB / top-1 1.00 at 94.4 MiB; at int4
-17.9 dB / 0.81 prompts, 0.84 decode at 80.0 MiB, of which Q4_1's fp16 offsets are 6.3 MiB. Those cannot go:
+Which types carry depends on the scheme: a projection's block is carried only where it is no wider than the
+scheme's weights (under int4 the 4-bit Q4_0 / Q4_1); a wider projection is left float for the scheme's quantizer.
+The embedding table (llama.cpp's usual Q8_0, tied to the head) is carried 8-bit as it is, once for the gather and
+the head, as the ONNX (GatherBlockQuantized) and ExecuTorch (8-bit embedding) bundles keep it. Measured on
+SmolLM2: the table at coremltools' int4 gave 17.9 dB / top-1 0.81 prompts, 0.84 decode (stored-weights check)
+and failed the clinical gate (answer agreement 0.850 on 40 questions, max option-probability change 0.283, mean
+KL 6.6e-2: six PubMedQA answers flipped); kept 8-bit, 54.9 dB / top-1 1.00 at 94.4 MiB instead of 80.0 MiB, of
+which Q4_1's fp16 offsets are 6.3 MiB. Those offsets cannot go:
 rounding the offset to an integer zero point (or refitting each block with one) measured 5.1-5.3 dB / 0.44,
 the same failure as re-rounding. The GGUF block decoding and the carry decision are shared by every backend
 (edgeslm.sources.gguf_blocks); this module only packs the blocks into Core ML's constexpr op.
@@ -48,6 +51,9 @@ def gguf_blocks(tensor, rows: np.ndarray | None = None, qtype=None):
     return data, scale, offset
 
 
+TABLES = ("embed", "lm_head")  # carried at their GGUF width even when wider than the scheme's weights
+
+
 def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, weight_bits: int = 4):
     """A new MLModel whose projection / embedding weights come from the GGUF's own blocks where they can.
 
@@ -72,6 +78,7 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, weight_bits: int = 4):
     carried: dict[str, str] = {}
     left_over: dict[str, str] = {}
     wider: dict[str, str] = {}
+    made: dict[tuple[str, int], object] = {}  # (GGUF tensor, program const) -> its constexpr: a tied table once
 
     class CarryPass(AbstractGraphPass):
         def apply(self, prog):
@@ -104,18 +111,22 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, weight_bits: int = 4):
             if decision.kind == "none":
                 left_over[name] = f"GGUF {t.tensor_type.name}: {decision.reason}"
                 return
-            if decision.kind == "wider":
+            if decision.kind == "wider" and name not in TABLES:
                 wider[name] = t.tensor_type.name
                 return
-            rows = unpermute_rows_for(name, int(t.shape[1]), spec.heads, spec.kv_heads)
-            data, scale, offset = gguf_blocks(t, rows)
             old = source.outputs[0]
-            if tuple(data.shape) != tuple(old.shape):
-                left_over[name] = f"shape {tuple(old.shape)} in the program, {tuple(data.shape)} in the GGUF"
-                return
-            # Named like the converter's own weights (decoder_<module>_weight...): mil.py finds embeddings by it.
-            label = f"decoder_{name.replace('.', '_')}_weight_gguf_{t.tensor_type.name.lower()}"
-            new = mb.constexpr_blockwise_shift_scale(data=data, scale=scale, offset=offset, before_op=op, name=label)
+            new = made.get((gname, id(source)))
+            if new is None:
+                rows = unpermute_rows_for(name, int(t.shape[1]), spec.heads, spec.kv_heads)
+                data, scale, offset = gguf_blocks(t, rows)
+                if tuple(data.shape) != tuple(old.shape):
+                    left_over[name] = f"shape {tuple(old.shape)} in the program, {tuple(data.shape)} in the GGUF"
+                    return
+                # Named like the converter's own weights (decoder_<module>_weight...): mil.py finds embeddings by it.
+                label = f"decoder_{name.replace('.', '_')}_weight_gguf_{t.tensor_type.name.lower()}"
+                new = mb.constexpr_blockwise_shift_scale(data=data, scale=scale, offset=offset, before_op=op,
+                                                         name=label)
+                made[(gname, id(source))] = new
             # Only this consumer switches: a tied table used by another op keeps its own weight there.
             op.enclosing_block.replace_uses_of_var_after_op(anchor_op=new.op, old_var=old, new_var=new,
                                                             end_op=op, no_check_var_types=True, force_replace=True)
