@@ -22,6 +22,12 @@ KEYS = ("questions", "agreement", "agreement_ci95", "max_prob_change", "mean_kl"
         "bundle_accuracy", "modal_rate", "source_at_chance")
 
 
+def summary(clinical: dict) -> dict:
+    """The figures printed per bundle from a clinical_check result (also bench/clinical_anchors.py's)."""
+    return {"passed": clinical["passed"], **{k: clinical["metrics"][k] for k in KEYS},
+            "perplexity_ratio": clinical["perplexity"]["ratio"], "failures": clinical["failures"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="default: the embedded SmolLM2")
@@ -42,10 +48,7 @@ def main() -> None:
             except VerificationError:
                 pass  # kept, marked unverified: its figures are what we want
             clinical = json.loads((out / "manifest.json").read_text())["clinical"]
-            print(json.dumps({"quant": quant, "format": cfg.format, "passed": clinical["passed"],
-                              **{k: clinical["metrics"][k] for k in KEYS},
-                              "perplexity_ratio": clinical["perplexity"]["ratio"],
-                              "failures": clinical["failures"]}), flush=True)
+            print(json.dumps({"quant": quant, "format": cfg.format, **summary(clinical)}), flush=True)
 
 
 if __name__ == "__main__":
