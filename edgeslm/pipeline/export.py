@@ -71,6 +71,8 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
 
     with log.stage("adapt", f"{config.model_type} -> edgeslm decoder, KV cache, fused attention"):
         decoder = adapt(loaded.model, max_positions)
+        if not cfg.clinical:  # nothing after this stage runs the source model: free its float weights now
+            loaded.model.to("meta")  # (the decoder holds its own copy; 4 bytes a parameter off the lowering's peak)
 
     with staging_folder(cfg.output) as stage:
         context = LowerContext(gguf_path=source.gguf_file if cfg.carry_gguf_grid else None,

@@ -11,6 +11,7 @@ import torch
 from edgeslm.archs import ARCHS
 from edgeslm.bundle.manifest import sha256
 from edgeslm.errors import EdgeSLMError, UnsupportedError, UserError, as_environment_error
+from edgeslm.sources.gguf_sharing import transformers_share_reader
 from edgeslm.sources.resolve import ResolvedSource, check_hf_folder, shared_gguf_reader
 from edgeslm.sources.strict import require_complete, require_complete_adapter
 
@@ -62,7 +63,8 @@ def load_config(src: ResolvedSource, trust_remote_code: bool):
 
     try:
         if src.gguf_file is not None:
-            config = AutoConfig.from_pretrained(src.path.parent, gguf_file=src.path.name)
+            with transformers_share_reader(src.path):
+                config = AutoConfig.from_pretrained(src.path.parent, gguf_file=src.path.name)
         else:
             config = AutoConfig.from_pretrained(src.path, trust_remote_code=trust_remote_code)
     except OSError as exc:  # transformers reports an unreadable or invalid config.json as an OSError
@@ -94,8 +96,9 @@ def load_model(src: ResolvedSource, config, trust_remote_code: bool, adapter: Pa
         files = [p for p in src.path.iterdir() if p.is_file()]
     location = src.path.parent if src.gguf_file is not None else src.path
     try:
-        model = load_weights(location, src.label, {**kwargs, "config": config})
-        tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+        with transformers_share_reader(src.path if src.gguf_file is not None else None):
+            model = load_weights(location, src.label, {**kwargs, "config": config})
+            tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
     except Exception as exc:  # noqa: BLE001  a model's files are input: whatever breaks while reading them
         raise load_error(exc, src.label) from None
     info = SourceInfo.of(src, files, root, dict(types))

@@ -112,10 +112,10 @@ def check_safetensors(path: Path) -> None:
 
 
 def check_gguf(path: Path):
-    import gguf
+    from gguf.gguf_reader import GGUFReader  # the class itself: gguf.GGUFReader may be edgeslm's sharing shim
 
     try:
-        return gguf.GGUFReader(str(path))
+        return GGUFReader(str(path))
     except Exception as exc:  # the reader raises ValueError, struct errors, IndexError... on bad files
         raise UserError(f"{path} is not a readable GGUF file ({type(exc).__name__}: {exc})",
                         hint="Re-download the file; GGUF files start with the magic 'GGUF' and hold every tensor.") \
@@ -154,7 +154,7 @@ def resolve(model: str | None, allow_pickle: bool = False) -> ResolvedSource:
             check_hf_folder(path, allow_pickle)
             return ResolvedSource("hf_folder", model, path)
         if path.suffix == ".gguf":
-            check_gguf(path)
+            shared_gguf_reader(path)  # the parse that checks the file is the one the export reuses
             return ResolvedSource("gguf", model, path)
         raise UserError(f"{model} is a file but not a .gguf model",
                         hint="Pass the folder that holds config.json and the weights, or a .gguf file.")

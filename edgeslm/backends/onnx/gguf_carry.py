@@ -201,6 +201,27 @@ def gather_nodes(G: GraphEditor, node: onnx.NodeProto, w: NBitsWeight, prefix: s
                              bits=w.bits, block_size=w.block_size, gather_axis=0, quantize_axis=1)]
 
 
+def copy_without_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` whose graph has no initializers: a carry-over copies only the ones it keeps, never the
+    float weights it replaces (for the default model that copy was 0.5 GB of the export's peak)."""
+    new = onnx.ModelProto()
+    _copy_fields(model, new, skip="graph")
+    _copy_fields(model.graph, new.graph, skip="initializer")
+    return new
+
+
+def _copy_fields(src, dst, skip: str) -> None:
+    for fd, value in src.ListFields():
+        if fd.name == skip:
+            continue
+        if fd.is_repeated:
+            getattr(dst, fd.name).extend(value)
+        elif fd.message_type is not None:
+            getattr(dst, fd.name).CopyFrom(value)
+        else:
+            setattr(dst, fd.name, value)
+
+
 def _module_of(onnx_name: str) -> str | None:
     """The decoder module an initializer of our exporter holds (`layers.0.q_proj.weight_t` -> `layers.0.q_proj`)."""
     if onnx_name == "embed.weight":
@@ -247,12 +268,12 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
     n_heads = int(heads["n_heads"][0] or heads["n_heads"][1])
     n_kv_heads = int(heads["n_kv_heads"][0] or heads["n_kv_heads"][1])
 
-    new = onnx.ModelProto()
-    new.CopyFrom(model)  # never edit what an earlier stage produced
+    new = copy_without_initializers(model)  # never edit what an earlier stage produced; kept ones are added last
     G = GraphEditor(new)
-    inits = {i.name: i for i in new.graph.initializer}
+    inits = {i.name: i for i in model.graph.initializer}
+    G.names |= set(inits)
     consumers: dict[str, list[int]] = {}  # initializer name -> indices of the nodes reading it
-    graph_nodes = list(new.graph.node)
+    graph_nodes = list(model.graph.node)
     for k, n in enumerate(graph_nodes):
         for i in n.input:
             consumers.setdefault(i, []).append(k)
@@ -313,10 +334,10 @@ def carry_over(model: onnx.ModelProto, gguf_path, arch: str = "llama", n_heads: 
             nodes.append(keep_node)
     del new.graph.node[:]
     new.graph.node.extend(nodes)
-    for field_ in (new.graph.initializer, new.graph.input):
-        for k in reversed(range(len(field_))):
-            if field_[k].name in removed:
-                del field_[k]
+    new.graph.initializer.extend(init for name, init in inits.items() if name not in removed)
+    for k in reversed(range(len(new.graph.input))):
+        if new.graph.input[k].name in removed:
+            del new.graph.input[k]
     if replace and not any(o.domain == MS_DOMAIN for o in new.opset_import):
         new.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return report
