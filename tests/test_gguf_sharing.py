@@ -31,7 +31,18 @@ def test_shim_answers_this_file_only_and_is_removed_after(tmp_path):
     assert same is shared_gguf_reader(a) and relative is same
     assert other is not shared_gguf_reader(b) and float(other.tensors[0].data[0, 0]) == 2.0
     assert gguf.GGUFReader is GGUFReader  # restored
+    assert gguf.get_tensor_name_map is gguf.tensor_mapping.get_tensor_name_map
     assert gguf.GGUFReader(str(a)) is not shared_gguf_reader(a)  # outside the block: a fresh parse again
+
+
+def test_tensor_name_map_is_built_once_per_arch_within_the_block(tmp_path):
+    a = _write_gguf(tmp_path / "a.gguf", 1.0)
+    with transformers_share_reader(a):
+        first = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is first
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is not first
+        assert first.get_name("model.layers.29.self_attn.q_proj") == "blk.29.attn_q"
+    assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is not first
 
 
 def test_shim_restores_the_class_when_the_block_raises(tmp_path):
