@@ -83,11 +83,27 @@ def check_attention(proto: onnx.ModelProto, layers: int) -> None:
     _name_attention_nodes(proto)
 
 
-def lower_to_onnx(decoder: EdgeDecoder, path: Path) -> tuple[onnx.ModelProto, dict]:
-    """Export the float graph; returns the model proto (weights in memory) and the kernel's fallbacks."""
-    program, kernel = export_program(decoder)
-    optimize_program(program)
-    proto = program.model_proto
+def lower_to_onnx(decoder: EdgeDecoder, path: Path, replicate_layers: bool = True) -> tuple[onnx.ModelProto, dict]:
+    """Export the float graph; returns the model proto (weights in memory) and the kernel's fallbacks.
+
+    With ``replicate_layers`` a decoder whose layers all compute the same graph is traced with two layers and the
+    rest are copies of the second (backends/onnx/replicate_layers.py); otherwise, or when the trace does not have
+    the expected structure, the whole decoder is traced."""
+    from edgeslm.backends.onnx.replicate_layers import NotReplicable, can_replicate, replicate, two_layer_decoder
+
+    proto = None
+    if replicate_layers and can_replicate(decoder):
+        program, kernel = export_program(two_layer_decoder(decoder))
+        optimize_program(program)
+        try:
+            proto = replicate(program.model_proto, decoder)
+        except NotReplicable:
+            proto = None
+        del program
+    if proto is None:
+        program, kernel = export_program(decoder)
+        optimize_program(program)
+        proto = program.model_proto
     check_attention(proto, decoder.spec.layers)
     return proto, dict(kernel.fallbacks)
 
