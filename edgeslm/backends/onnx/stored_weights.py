@@ -10,6 +10,7 @@ stores the table in INT4 / UINT4 / UINT8 with scales along `quantize_axis`.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -81,14 +82,27 @@ def dequantize_gather(node: onnx.NodeProto, inits, data_type: int) -> np.ndarray
     return ((per_block - zero[..., None]) * scales[..., None]).reshape(rows, width)
 
 
-def _weight_name(node: onnx.NodeProto) -> str:
+def _weight_name(node: onnx.NodeProto, data: str | None = None) -> str:
     """The decoder tensor a quantized node stands for, from its data initializer's name."""
-    data = node.input[1] if node.op_type == "MatMulNBits" else node.input[0]
+    data = data or (node.input[1] if node.op_type == "MatMulNBits" else node.input[0])
     if _SUFFIX.search(data):  # onnxruntime's quantizer: <weight>_Q4
         return _SUFFIX.sub("", data)
     if data.endswith(".qweight"):  # edgeslm's GGUF-block tables: <prefix>.qweight
         return data.removesuffix(".qweight") + ".weight"
     raise UnsupportedError(f"cannot tell which weight the quantized node {node.name} holds ({data})")
+
+
+def _fused_members(node: onnx.NodeProto) -> list[tuple[str, int, int]]:
+    """(member data initializer, first column, end column) of a MatMulNBits fused along N (fuse_projections)."""
+    from edgeslm.backends.onnx.fuse_projections import FUSED_DOC
+
+    if node.op_type != "MatMulNBits" or FUSED_DOC not in node.doc_string:
+        return []
+    out, start = [], 0
+    for data, n in json.loads(node.doc_string)[FUSED_DOC]:
+        out.append((data, start, start + n))
+        start += n
+    return out
 
 
 class StoredWeights:
@@ -104,8 +118,13 @@ class StoredWeights:
         model = onnx.load(str(model_path), load_external_data=False)
         self.tensors = {t.name: t for t in model.graph.initializer}
         self.quantized: dict[str, onnx.NodeProto] = {}
+        self.columns: dict[str, tuple[int, int]] = {}  # a weight fused with others: its columns of the node's N
         for node in model.graph.node:
-            if node.op_type in ("MatMulNBits", "GatherBlockQuantized"):
+            fused = _fused_members(node)
+            for data, start, stop in fused:
+                self.quantized[_weight_name(node, data)] = node
+                self.columns[_weight_name(node, data)] = (start, stop)
+            if node.op_type in ("MatMulNBits", "GatherBlockQuantized") and not fused:
                 self.quantized[_weight_name(node)] = node
             elif node.op_type == "MatMul" and node.input[1] in self.tensors \
                     and not node.input[1].endswith(".weight_t"):
@@ -136,5 +155,6 @@ class StoredWeights:
         if node is None:
             return self._array(name).astype(np.float32)
         if node.op_type == "MatMulNBits":
-            return dequantize_matmulnbits(node, self)
+            start, stop = self.columns.get(name, (None, None))
+            return np.ascontiguousarray(dequantize_matmulnbits(node, self)[:, start:stop])
         return dequantize_gather(node, self, self.tensors[node.input[0]].data_type)

@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 from onnx.external_data_helper import save_external_data, set_external_data
 
+from edgeslm.backends.onnx.fuse_projections import fuse_projections
 from edgeslm.backends.onnx.lower import check_attention, export_program, optimize_program
 from edgeslm.backends.onnx.quantize import quantize
 from edgeslm.quant import QuantScheme
@@ -169,6 +170,26 @@ def _in_first_use_order(inits: list[onnx.TensorProto], nodes) -> list[onnx.Tenso
     return sorted(inits, key=lambda t: order.get(t.name, len(order)))
 
 
+def compact_data(proto: onnx.ModelProto, out_dir: Path, location: str) -> None:
+    """Rewrite the external data file with only the initializers `proto` still holds (a fusion replaced some),
+    one tensor at a time, in the graph's order."""
+    from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+
+    old = location + ".before_fusion"
+    (out_dir / location).rename(out_dir / old)
+    writer = DataWriter(out_dir, location)
+    for tensor in proto.graph.initializer:
+        if uses_external_data(tensor):
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = old
+            load_external_data_for_tensor(tensor, str(out_dir))
+            del tensor.external_data[:]
+            tensor.data_location = onnx.TensorProto.DEFAULT
+            writer.store(tensor)
+    (out_dir / old).unlink()
+
+
 def lower_streaming(skeleton, scheme: QuantScheme, out_dir: Path, model_file: str,
                     progress: Callable[[int, int], None] | None = None) -> tuple[onnx.ModelProto, dict, dict]:
     """Trace, optimize, quantize and write `model_file` (+ `.data`) in `out_dir`; returns the graph (no weight
@@ -181,5 +202,10 @@ def lower_streaming(skeleton, scheme: QuantScheme, out_dir: Path, model_file: st
     check_attention(proto, skeleton.spec.layers)
     writer = DataWriter(out_dir, model_file + ".data")
     native = stream_quantize(proto, pending, scheme, writer, progress)
+    # As the in-memory export (backend.py): the fused weights are appended to the data file, then the file is
+    # rewritten without the unfused ones.
+    proto, native["fused_projections"] = fuse_projections(
+        proto, read=lambda t: onnx.numpy_helper.to_array(t, str(out_dir)), write=writer.store)
+    compact_data(proto, out_dir, model_file + ".data")
     onnx.save_model(proto, out_dir / model_file)
     return proto, native, dict(kernel.fallbacks)
