@@ -68,6 +68,22 @@ def test_four_bit_blocks_and_the_eight_bit_table_carry(carried):
     assert carry["quantized_by_scheme"] == {}
     assert artifact.fallbacks == []  # a scheme decision, not a fallback: --strict still passes
     assert artifact.kernels["weights_by_storage"] == {"constexpr_blockwise_shift_scale": projections + 2}
+    assert artifact.quant["quantizer_ran"] is False  # every weight carried: coremltools' quantizer had nothing left
+
+
+def test_float_weights_are_found_before_the_carry_and_not_after(carried):
+    import coremltools as ct
+
+    from edgeslm.backends.coreml.contract import MODEL_DIR
+    from edgeslm.backends.coreml.convert import (QUANTIZED_OP_TYPES, WEIGHT_THRESHOLD, any_float_weight, convert,
+                                                 trace)
+
+    decoder, _, out, _ = carried
+    traced = trace(decoder, decoder.spec.max_positions)
+    fresh = convert(traced, decoder.spec.max_positions, tuple(traced.keyCache.shape))
+    assert any_float_weight(fresh, QUANTIZED_OP_TYPES, WEIGHT_THRESHOLD)
+    shipped = ct.models.MLModel(str(out / MODEL_DIR), skip_model_load=True)
+    assert not any_float_weight(shipped, QUANTIZED_OP_TYPES, WEIGHT_THRESHOLD)
 
 
 def test_stored_weights_are_the_gguf_blocks_and_the_table_once(carried):

@@ -3,6 +3,7 @@ weights quantized by coremltools.optimize, verified on the host without Core ML'
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,44 +39,51 @@ class CoreMLBackend(Backend):
 
     def lower(self, decoder: "EdgeDecoder", scheme: QuantScheme, out_dir: Path, context: LowerContext
               ) -> LoweredArtifact:
-        from edgeslm.backends.coreml.convert import convert, native_quant, quantize, quiet, trace
-        from edgeslm.backends.coreml.gguf_carry import carry_gguf_blocks
+        from edgeslm.backends.coreml.convert import (QUANTIZED_OP_TYPES, WEIGHT_THRESHOLD, any_float_weight, convert,
+                                                     native_quant, quantize, trace)
+        from edgeslm.backends.coreml.gguf_carry import carrying, gguf_carry, register_carry_pass
         from edgeslm.sources.gguf_blocks import CARRY_SCHEMES, grid_not_carried
 
         spec = decoder.spec
         max_len = spec.max_positions
         started = time.perf_counter()
-        traced = trace(decoder, max_len)
-        mlmodel = convert(traced, max_len, tuple(traced.keyCache.shape))
-        del traced
-        converted = time.perf_counter()
-        fallbacks, carry = [], None
+        fallbacks, carry, passes = [], None, ()
         gguf_source = context.gguf_path is not None and scheme.name in CARRY_SCHEMES
         why_not = gguf_source and grid_not_carried(scheme.name, spec.model_type)
         if why_not:
             fallbacks.append(Fallback("GGUF quantization grid", why_not))
         elif gguf_source:
-            # Before the quantizer: the carried blocks are no longer float, so coremltools compresses the rest only.
-            with quiet():
-                mlmodel, carried, left_over, wider = carry_gguf_blocks(mlmodel, decoder, Path(context.gguf_path),
-                                                                       scheme.weight_bits)
-            carry = {"carried": len(carried), "left_over": len(left_over), "by_type": dict(Counter(carried.values())),
-                     "quantized_by_scheme": {name: f"GGUF {t}" for name, t in wider.items()},
-                     "note": f"GGUF projection blocks no wider than {scheme.weight_bits} bits (Q4_0/Q4_1) and the "
-                             "embedding table at its GGUF width (Q8_0, once for the gather and the tied head) moved "
-                             "into constexpr_blockwise_shift_scale (Q4_1's offset -m/d rounded to fp16), not "
-                             f"re-rounded; wider projection blocks quantized by coremltools to the {scheme.name} "
-                             "scheme"}
+            # Inside the conversion, before the quantizer: the carried blocks are no longer float, so coremltools
+            # compresses the rest only.
+            carry, passes = gguf_carry(decoder, Path(context.gguf_path), scheme.weight_bits), (register_carry_pass(),)
+        traced = trace(decoder, max_len)
+        with carrying(carry) if carry is not None else contextlib.nullcontext():
+            mlmodel = convert(traced, max_len, tuple(traced.keyCache.shape), extra_passes=passes)
+        del traced
+        converted = time.perf_counter()
+        if carry is not None:
+            left_over, wider = carry.left_over, carry.wider
+            carry_record = {"carried": len(carry.carried), "left_over": len(left_over),
+                            "by_type": dict(Counter(carry.carried.values())),
+                            "quantized_by_scheme": {name: f"GGUF {t}" for name, t in wider.items()},
+                            "note": f"GGUF projection blocks no wider than {scheme.weight_bits} bits (Q4_0/Q4_1) "
+                                    "and the embedding table at its GGUF width (Q8_0, once for the gather and the "
+                                    "tied head) moved into constexpr_blockwise_shift_scale (Q4_1's offset -m/d "
+                                    "rounded to fp16), not re-rounded; wider projection blocks quantized by "
+                                    f"coremltools to the {scheme.name} scheme"}
             fallbacks += [Fallback(f"weight {name}", f"GGUF block not carried over ({why}); re-quantized from the "
                                    "dequantized weights") for name, why in left_over.items()]
         carried_at = time.perf_counter()
-        mlmodel = quantize(mlmodel, scheme)
+        needed = carry is None or bool(left_over or wider) \
+            or any_float_weight(mlmodel, QUANTIZED_OP_TYPES, WEIGHT_THRESHOLD)
+        if needed:  # else nothing is left for it, and its model round trip costs ~45 s on the default model
+            mlmodel = quantize(mlmodel, scheme)
         quantized = time.perf_counter()
-        native = {**native_quant(scheme), "seconds": {"convert": round(converted - started, 2),
-                                                      "gguf_carry": round(carried_at - converted, 2),
-                                                      "quantize": round(quantized - carried_at, 2)}}
+        native = {**native_quant(scheme), "quantizer_ran": needed,
+                  "seconds": {"convert_and_gguf_carry": round(converted - started, 2),
+                              "quantize": round(quantized - carried_at, 2)}}
         if carry is not None:
-            native["gguf_carry_over"] = carry
+            native["gguf_carry_over"] = carry_record
         if context.hub_name:
             mlmodel.user_defined_metadata[HUB_NAME_KEY] = context.hub_name
         return _packaged(mlmodel, decoder, scheme, out_dir, fallbacks, native)

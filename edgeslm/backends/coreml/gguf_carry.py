@@ -27,7 +27,10 @@ the same failure as re-rounding. The GGUF block decoding and the carry decision 
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -54,19 +57,57 @@ def gguf_blocks(tensor, rows: np.ndarray | None = None, qtype=None):
 TABLES = ("embed", "lm_head")  # carried at their GGUF width even when wider than the scheme's weights
 
 
-def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, weight_bits: int = 4):
-    """A new MLModel whose projection / embedding weights come from the GGUF's own blocks where they can.
+GGUF_CARRY_PASS = "edgeslm::gguf_carry"
+_ACTIVE: list = []  # the carry the registered pass applies while a conversion runs (innermost last)
 
-    Returns (mlmodel, carried {name: gguf type}, left_over {name: reason}, wider {name: gguf type}). Runs on the
-    float program, before coremltools' quantizer: what is carried here is no longer a float const, so the
-    quantizer compresses only the rest (`left_over`: no exact layout; `wider`: blocks wider than `weight_bits`,
-    which the scheme's quantizer takes).
-    """
-    from coremltools.converters.mil import Builder as mb
+
+@dataclass
+class GGUFCarry:
+    """A prepared carry: ``apply(prog)`` rewrites a converted MIL program; what it did lands in ``carried``
+    {name: gguf type}, ``left_over`` {name: reason} (no exact layout) and ``wider`` {name: gguf type} (blocks wider
+    than the scheme's weights, left float for coremltools' quantizer)."""
+
+    apply: Callable
+    carried: dict = field(default_factory=dict)
+    left_over: dict = field(default_factory=dict)
+    wider: dict = field(default_factory=dict)
+
+
+def register_carry_pass() -> str:
+    """Register the carry as the coremltools MIL pass ``edgeslm::gguf_carry`` (once per process), so ``convert``
+    runs it at the end of its own pipeline, inside ``carrying(...)``: applied to the converted model instead
+    (coremltools' ``_apply_graph_pass``), the MLModel round trip cost ~45 s of the default model's export."""
     from coremltools.converters.mil.mil.passes.graph_pass import AbstractGraphPass
+    from coremltools.converters.mil.mil.passes.pass_registry import PASS_REGISTRY, register_pass
+
+    if GGUF_CARRY_PASS not in PASS_REGISTRY:
+
+        @register_pass(namespace="edgeslm", name="gguf_carry")
+        class _GGUFCarryPass(AbstractGraphPass):
+            def apply(self, prog):
+                if _ACTIVE:
+                    _ACTIVE[-1].apply(prog)
+
+    return GGUF_CARRY_PASS
+
+
+@contextlib.contextmanager
+def carrying(carry: GGUFCarry):
+    """While the block runs, the registered pass applies ``carry``."""
+    _ACTIVE.append(carry)
+    try:
+        yield carry
+    finally:
+        _ACTIVE.pop()
+
+
+def gguf_carry(decoder, gguf_path: Path, weight_bits: int = 4) -> GGUFCarry:
+    """The carry of ``gguf_path``'s blocks into ``decoder``'s converted program, ready to apply. Runs on the float
+    program, before coremltools' quantizer: what is carried is no longer a float const, so the quantizer
+    compresses only the rest."""
+    from coremltools.converters.mil import Builder as mb
     from coremltools.converters.mil.mil.passes.helper import block_context_manager
     from coremltools.converters.mil.mil.passes.pass_registry import PASS_REGISTRY
-    from coremltools.models.utils import _apply_graph_pass
 
     from edgeslm.backends.coreml.host_verify import projection_call_order
     from edgeslm.backends.coreml.mil import EMBED_PREFIXES, _weight_input
@@ -80,58 +121,57 @@ def carry_gguf_blocks(mlmodel, decoder, gguf_path: Path, weight_bits: int = 4):
     wider: dict[str, str] = {}
     made: dict[tuple[str, int], object] = {}  # (GGUF tensor, program const) -> its constexpr: a tied table once
 
-    class CarryPass(AbstractGraphPass):
-        def apply(self, prog):
-            projections = iter(proj_names)
+    def apply(prog):
+        projections = iter(proj_names)
 
-            @block_context_manager
-            def run(block):
-                for op in list(block.operations):
-                    if op.op_type not in ("linear", "gather") or (source := _weight_input(op)) is None:
+        @block_context_manager
+        def run(block):
+            for op in list(block.operations):
+                if op.op_type not in ("linear", "gather") or (source := _weight_input(op)) is None:
+                    continue
+                if op.op_type == "gather":
+                    # Inside the conversion names still have dots; the saved program has underscores.
+                    label = source.name.replace(".", "_")
+                    embed = next((n for p, n in EMBED_PREFIXES.items() if label.startswith(p)), None)
+                    if embed != "embed":
                         continue
-                    if op.op_type == "gather":
-                        embed = next((n for p, n in EMBED_PREFIXES.items() if source.name.startswith(p)), None)
-                        if embed != "embed":
-                            continue
-                        name = "embed"
-                    else:
-                        name = next(projections)
-                    self._carry(op, name, source)
+                    name = "embed"
+                else:
+                    name = next(projections)
+                _carry(op, name, source)
 
-            run(prog.functions["main"])
-            PASS_REGISTRY["common::dead_code_elimination"](prog)
+        run(prog.functions["main"])
+        PASS_REGISTRY["common::dead_code_elimination"](prog)
 
-        def _carry(self, op, name, source):
-            gname = gguf_tensor_name(name, tensors)
-            if gname is None or gname not in tensors:
-                left_over[name] = f"no GGUF tensor for it ({gname})"
+    def _carry(op, name, source):
+        gname = gguf_tensor_name(name, tensors)
+        if gname is None or gname not in tensors:
+            left_over[name] = f"no GGUF tensor for it ({gname})"
+            return
+        t = tensors[gname]
+        decision = carry_decision(t.tensor_type.name, weight_bits)
+        if decision.kind == "none":
+            left_over[name] = f"GGUF {t.tensor_type.name}: {decision.reason}"
+            return
+        if decision.kind == "wider" and name not in TABLES:
+            wider[name] = t.tensor_type.name
+            return
+        old = source.outputs[0]
+        new = made.get((gname, id(source)))
+        if new is None:
+            rows = unpermute_rows_for(name, int(t.shape[1]), spec.heads, spec.kv_heads)
+            data, scale, offset = gguf_blocks(t, rows)
+            if tuple(data.shape) != tuple(old.shape):
+                left_over[name] = f"shape {tuple(old.shape)} in the program, {tuple(data.shape)} in the GGUF"
                 return
-            t = tensors[gname]
-            decision = carry_decision(t.tensor_type.name, weight_bits)
-            if decision.kind == "none":
-                left_over[name] = f"GGUF {t.tensor_type.name}: {decision.reason}"
-                return
-            if decision.kind == "wider" and name not in TABLES:
-                wider[name] = t.tensor_type.name
-                return
-            old = source.outputs[0]
-            new = made.get((gname, id(source)))
-            if new is None:
-                rows = unpermute_rows_for(name, int(t.shape[1]), spec.heads, spec.kv_heads)
-                data, scale, offset = gguf_blocks(t, rows)
-                if tuple(data.shape) != tuple(old.shape):
-                    left_over[name] = f"shape {tuple(old.shape)} in the program, {tuple(data.shape)} in the GGUF"
-                    return
-                # Named like the converter's own weights (decoder_<module>_weight...): mil.py finds embeddings by it.
-                label = f"decoder_{name.replace('.', '_')}_weight_gguf_{t.tensor_type.name.lower()}"
-                new = mb.constexpr_blockwise_shift_scale(data=data, scale=scale, offset=offset, before_op=op,
-                                                         name=label)
-                made[(gname, id(source))] = new
-            # Only this consumer switches: a tied table used by another op keeps its own weight there.
-            op.enclosing_block.replace_uses_of_var_after_op(anchor_op=new.op, old_var=old, new_var=new,
-                                                            end_op=op, no_check_var_types=True, force_replace=True)
-            carried[name] = t.tensor_type.name
+            # Named like the converter's own weights (decoder_<module>_weight...): mil.py finds embeddings by it.
+            label = f"decoder_{name.replace('.', '_')}_weight_gguf_{t.tensor_type.name.lower()}"
+            new = mb.constexpr_blockwise_shift_scale(data=data, scale=scale, offset=offset, before_op=op,
+                                                     name=label)
+            made[(gname, id(source))] = new
+        # Only this consumer switches: a tied table used by another op keeps its own weight there.
+        op.enclosing_block.replace_uses_of_var_after_op(anchor_op=new.op, old_var=old, new_var=new,
+                                                        end_op=op, no_check_var_types=True, force_replace=True)
+        carried[name] = t.tensor_type.name
 
-    new_model = _apply_graph_pass(mlmodel, CarryPass(), spec_version=mlmodel.get_spec().specificationVersion,
-                                  skip_model_load=True)
-    return new_model, carried, left_over, wider
+    return GGUFCarry(apply, carried, left_over, wider)
