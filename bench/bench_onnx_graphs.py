@@ -8,7 +8,8 @@ call (prefill of A, prefill of B, ..., then decode step 1 of A, of B, ...), so a
 of them alike. This is how a graph change is measured on a shared 2-core machine: whole-run alternation
 (bench_onnx.py) saw the same bundle vary 48-66 tok/s between runs. Each figure is the median over all rounds of
 one call's time: prefill ms, and decode tok/s = 1 / median step time. Plain onnxruntime sessions (the options
-edgeslm's runner uses), the graphs' own KV layout (past_key_values.* in, present.* out, growing).
+edgeslm's runner uses; with more than one thread, without spin-waiting, which would let one session's idle pool
+starve the next), the graphs' own KV layout (past_key_values.* in, present.* out, growing).
 Writes bench/results/bench_onnx_graphs_<threads>t_<time>.json.
 """
 
@@ -35,6 +36,8 @@ class Graph:
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        if threads > 1:  # several sessions take turns: a pool spinning after its call would starve the next one
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
         inputs = self.session.get_inputs()
         self.past = [i.name for i in inputs if i.name.startswith("past_key_values.")]
