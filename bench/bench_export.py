@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TARGET = {"onnx": "android", "executorch": "android", "coreml": "ios"}  # a target that runs the format
 sys.path.insert(0, str(ROOT / "bench"))
 
 from driver import write_report  # noqa: E402
@@ -39,7 +40,7 @@ def worktree(rev: str, cache: Path) -> Path:
 
 def export_once(code_root: Path, fmt: str, out: Path, extra: list[str]) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code_root))
-    cmd = [sys.executable, "-m", "edgeslm", "export", "--target", "android", "--format", fmt,
+    cmd = [sys.executable, "-m", "edgeslm", "export", "--target", TARGET[fmt], "--format", fmt,
            "--output", str(out), *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=code_root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
