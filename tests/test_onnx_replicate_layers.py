@@ -100,3 +100,25 @@ def test_shallow_decoders_and_odd_graphs_are_traced_whole(tmp_path):
         del node.metadata_props[:]
     with pytest.raises(NotReplicable):
         replicate(proto, decoder)
+
+
+def test_a_layer_weight_stored_under_another_name_refuses_the_copy(tmp_path):
+    """Equal small initializers are stored once by the exporter's optimizer: if layer 1's mlp norm equals its
+    attention norm, layer 1 reads one name for both, and copies would read layers.i.attn_norm twice."""
+    from edgeslm.backends.onnx.lower import export_program, optimize_program
+    from edgeslm.backends.onnx.replicate_layers import two_layer_decoder
+
+    decoder = _deep_decoder("llama", tmp_path / "llama")
+    with torch.no_grad():
+        decoder.layers[1].mlp_norm.weight.copy_(decoder.layers[1].attn_norm.weight)
+    program, _ = export_program(two_layer_decoder(decoder))
+    optimize_program(program)
+    with pytest.raises(NotReplicable, match="does not read its own"):
+        replicate(program.model_proto, decoder)
+    fast, _ = lower_to_onnx(decoder, tmp_path / "fast.onnx", replicate_layers=True)  # falls back: full trace
+    full, _ = lower_to_onnx(decoder, tmp_path / "full.onnx", replicate_layers=False)
+    assert {t.name for t in fast.graph.initializer} == {t.name for t in full.graph.initializer}
+    assert {"layers.2.mlp_norm.weight", "layers.3.mlp_norm.weight"} <= {t.name for t in fast.graph.initializer}
+    steps = [[3, 9, 17, 4, 11], [7]]
+    for got, want in zip(_run(fast, decoder.spec, steps), _run(full, decoder.spec, steps)):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)

@@ -72,7 +72,7 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
     with log.stage("adapt", f"{config.model_type} -> edgeslm decoder, KV cache, fused attention"):
         decoder = adapt(loaded.model, max_positions)
         if not cfg.clinical:  # nothing after this stage runs the source model: free its float weights now
-            loaded.model.to("meta")  # (the decoder holds its own copy; 4 bytes a parameter off the lowering's peak)
+            release_weights(loaded.model)
 
     with staging_folder(cfg.output) as stage:
         context = LowerContext(gguf_path=source.gguf_file if cfg.carry_gguf_grid else None,
@@ -98,6 +98,15 @@ def run_export(cfg: ExportConfig, log: StageLog) -> ExportResult:
         manifest = package(stage, cfg, log, resolved, loaded.tokenizer, loaded.model.generation_config, vars(loaded.source), decoder.spec,
                            artifact, outcome, metrics, verify_section, clinical)
         return conclude(stage, cfg, manifest, outcome, metrics, scheme)
+
+
+def release_weights(model) -> None:
+    """Move the source model's tensors to the meta device, freeing the ones only it holds (4 bytes a parameter off
+    the lowering's peak; the decoder keeps its own copies). A model class that cannot move keeps its weights."""
+    try:
+        model.to("meta")
+    except Exception:  # noqa: BLE001  a memory saving must never fail the export
+        pass
 
 
 def report_fallbacks(cfg: ExportConfig, log: StageLog, fallbacks) -> None:

@@ -28,12 +28,14 @@ the same failure as re-rounding. The GGUF block decoding and the carry decision 
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from edgeslm.errors import InternalError
 from edgeslm.sources.gguf_blocks import carry_decision, decode_blocks, read_gguf_tensors
 from edgeslm.sources.gguf_names import gguf_tensor_name, unpermute_rows_for
 
@@ -58,7 +60,7 @@ TABLES = ("embed", "lm_head")  # carried at their GGUF width even when wider tha
 
 
 GGUF_CARRY_PASS = "edgeslm::gguf_carry"
-_ACTIVE: list = []  # the carry the registered pass applies while a conversion runs (innermost last)
+_ACTIVE = threading.local()  # per thread: the carries the registered pass applies while a conversion runs
 
 
 @dataclass
@@ -85,8 +87,11 @@ def register_carry_pass() -> str:
         @register_pass(namespace="edgeslm", name="gguf_carry")
         class _GGUFCarryPass(AbstractGraphPass):
             def apply(self, prog):
-                if _ACTIVE:
-                    _ACTIVE[-1].apply(prog)
+                active = getattr(_ACTIVE, "stack", None)
+                if not active:  # a pipeline naming this pass outside `carrying` would silently carry nothing
+                    raise InternalError("the edgeslm::gguf_carry pass ran with no carry prepared",
+                                        hint="convert inside `with carrying(gguf_carry(...))`")
+                active[-1].apply(prog)
 
     return GGUF_CARRY_PASS
 
@@ -94,11 +99,12 @@ def register_carry_pass() -> str:
 @contextlib.contextmanager
 def carrying(carry: GGUFCarry):
     """While the block runs, the registered pass applies ``carry``."""
-    _ACTIVE.append(carry)
+    stack = _ACTIVE.__dict__.setdefault("stack", [])
+    stack.append(carry)
     try:
         yield carry
     finally:
-        _ACTIVE.pop()
+        stack.pop()
 
 
 def gguf_carry(decoder, gguf_path: Path, weight_bits: int = 4) -> GGUFCarry:

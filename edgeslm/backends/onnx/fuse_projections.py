@@ -194,6 +194,8 @@ def fuse_projections(model: onnx.ModelProto, *, split: bool = True, read: Callab
     q/k/v feeding one GroupQueryAttention become its packed QKV input; other groups (gate/up) are fused and
     split back when `split`. `read(TensorProto) -> ndarray` and `write(TensorProto) -> TensorProto` let a
     caller keep initializer bytes outside the proto (the streaming export)."""
+    if not _groups(model, {t.name: t for t in model.graph.initializer}):
+        return model, {"packed_qkv": 0, "split": 0, "projections_fused": 0}  # nothing to fuse: no copy of the weights
     new = onnx.ModelProto()
     new.CopyFrom(model)
     T = _Tensors(new, read, write)

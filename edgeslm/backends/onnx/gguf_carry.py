@@ -214,7 +214,9 @@ def _copy_fields(src, dst, skip: str) -> None:
     for fd, value in src.ListFields():
         if fd.name == skip:
             continue
-        if fd.is_repeated:
+        # protobuf >= 6.31 has is_repeated (and deprecates label); older ones have label only
+        repeated = fd.is_repeated if hasattr(fd, "is_repeated") else fd.label == fd.LABEL_REPEATED
+        if repeated:
             getattr(dst, fd.name).extend(value)
         elif fd.message_type is not None:
             getattr(dst, fd.name).CopyFrom(value)

@@ -89,17 +89,17 @@ def lower_to_onnx(decoder: EdgeDecoder, path: Path, replicate_layers: bool = Tru
     With ``replicate_layers`` a decoder whose layers all compute the same graph is traced with two layers and the
     rest are copies of the second (backends/onnx/replicate_layers.py); otherwise, or when the trace does not have
     the expected structure, the whole decoder is traced."""
-    from edgeslm.backends.onnx.replicate_layers import NotReplicable, can_replicate, replicate, two_layer_decoder
+    from edgeslm.backends.onnx.replicate_layers import can_replicate, replicate, two_layer_decoder
 
     proto = None
     if replicate_layers and can_replicate(decoder):
-        program, kernel = export_program(two_layer_decoder(decoder))
-        optimize_program(program)
-        try:
+        try:  # the shortcut is optional: whatever goes wrong in it, the whole model is traced as before
+            program, kernel = export_program(two_layer_decoder(decoder))
+            optimize_program(program)
             proto = replicate(program.model_proto, decoder)
-        except NotReplicable:
+            del program
+        except Exception:  # noqa: BLE001  NotReplicable (an unexpected graph shape) or a failed two-layer trace
             proto = None
-        del program
     if proto is None:
         program, kernel = export_program(decoder)
         optimize_program(program)

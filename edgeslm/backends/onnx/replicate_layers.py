@@ -119,6 +119,13 @@ def replicate(proto: onnx.ModelProto, decoder) -> onnx.ModelProto:
     for name in layer_weights:
         if name not in params:
             raise NotReplicable(f"initializer {name} is not a parameter of the decoder")
+    # Every weight of the template layer read under its own name: the optimizer stores equal small initializers
+    # once, and a layer-1 norm read under another layer-1 weight's name would make every copy read the wrong one.
+    own = {f"layers.{TEMPLATE}.{n}" for n, _ in decoder.layers[TEMPLATE].named_parameters()}
+    if own - set(layer_weights):
+        raise NotReplicable(f"layer {TEMPLATE} does not read its own {sorted(own - set(layer_weights))[:3]}")
+    if any(i.startswith(f"layers.{TEMPLATE}.") for n, s in zip(graph.node, scope) if s != TEMPLATE for i in n.input):
+        raise NotReplicable(f"a node outside layer {TEMPLATE} reads its weights")
 
     last = max(k for k, s in enumerate(scope) if s == TEMPLATE)
     if any(h_out in n.input for k, n in enumerate(graph.node[:last + 1]) if scope[k] != TEMPLATE):
@@ -153,7 +160,7 @@ def replicate(proto: onnx.ModelProto, decoder) -> onnx.ModelProto:
                 v.name = cache(name)
                 put.append(v)
         for name, info in value_info.items():
-            if name in names and names[name] != name:
+            if name in names and names[name] != name and name != h_in:  # h_in's new name has its own entry
                 v = onnx.ValueInfoProto()
                 v.CopyFrom(info)
                 v.name = names[name]

@@ -206,6 +206,7 @@ def lower_streaming(skeleton, scheme: QuantScheme, out_dir: Path, model_file: st
     # rewritten without the unfused ones.
     proto, native["fused_projections"] = fuse_projections(
         proto, read=lambda t: onnx.numpy_helper.to_array(t, str(out_dir)), write=writer.store)
-    compact_data(proto, out_dir, model_file + ".data")
+    if native["fused_projections"]["projections_fused"]:  # else the data file holds no unfused weights
+        compact_data(proto, out_dir, model_file + ".data")
     onnx.save_model(proto, out_dir / model_file)
     return proto, native, dict(kernel.fallbacks)
