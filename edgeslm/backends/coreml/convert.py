@@ -20,7 +20,6 @@ from edgeslm.quant import QuantScheme
 # Everything else stays fp16 on purpose: norms and biases are rank 1 (never compressed), and the rotary
 # tables feed slice_by_index: a global config would quantize those too (2048 x 32 on SmolLM2).
 QUANTIZED_OP_TYPES = ("linear", "gather")
-WEIGHT_INPUT = {"linear": "weight", "gather": "x"}  # the input of each that holds the weights
 WEIGHT_THRESHOLD = 256  # elements; the tiny test models' k/v projections (2048) must be compressed too
 
 
@@ -124,29 +123,16 @@ def native_quant(scheme: QuantScheme) -> dict:
 def any_float_weight(mlmodel, op_types: tuple[str, ...], threshold: int) -> bool:
     """Whether an op of ``op_types`` still reads a float const of at least ``threshold`` elements: what
     coremltools' weight quantizer would compress (its ``weight_threshold`` counts elements the same way)."""
-    from coremltools.converters.mil.frontend.milproto.load import load as milproto_to_pymil
+    from edgeslm.backends.coreml.mil import _weight_input, operations, program_of
 
-    spec = mlmodel.get_spec()
-    prog = milproto_to_pymil(spec, specification_version=spec.specificationVersion,
-                             file_weights_dir=mlmodel.weights_dir)
-    for func in prog.functions.values():
-        for op in _all_ops(func):
-            if op.op_type not in op_types:
-                continue
-            var = op.inputs.get(WEIGHT_INPUT[op.op_type])  # the quantizer compresses this input only
-            if var is None or var.op is None or var.op.op_type != "const" or var.val is None:
-                continue
-            value = np.asarray(var.val)
-            if np.issubdtype(value.dtype, np.floating) and value.size >= threshold:
-                return True
+    for op in operations(program_of(mlmodel).mil):
+        source = _weight_input(op) if op.op_type in op_types else None  # the quantizer compresses this input only
+        if source is None or source.op_type != "const":
+            continue
+        value = np.asarray(source.outputs[0].val)
+        if np.issubdtype(value.dtype, np.floating) and value.size >= threshold:
+            return True
     return False
-
-
-def _all_ops(block):
-    for op in block.operations:
-        yield op
-        for inner in op.blocks:
-            yield from _all_ops(inner)
 
 
 def quantize(mlmodel, scheme: QuantScheme, op_types: tuple[str, ...] = QUANTIZED_OP_TYPES):

@@ -26,9 +26,14 @@ class Program:
 
 def load_program(package: Path) -> Program:
     import coremltools as ct
+
+    return program_of(ct.models.MLModel(str(package), skip_model_load=True))  # no Core ML runtime needed
+
+
+def program_of(model) -> Program:
+    """An MLModel's spec and its MIL program, read back from the spec and its weights."""
     from coremltools.converters.mil.frontend.milproto.load import load as milproto_load
 
-    model = ct.models.MLModel(str(package), skip_model_load=True)  # no Core ML runtime needed
     spec = model.get_spec()
     mil = milproto_load(spec, specification_version=spec.specificationVersion, file_weights_dir=model.weights_dir)
     return Program(spec, mil)
