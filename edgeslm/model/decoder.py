@@ -112,8 +112,12 @@ class Layer(nn.Module):
         b, s, _ = x.shape
         return norm(x.view(b, s, heads, self.spec.head_dim)).view(b, s, heads * self.spec.head_dim)
 
+    def project_qkv(self, x):
+        """(q, k, v) of the normed input; a backend may compute the three as one projection."""
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+
     def attention(self, x, past_k, past_v, mask, cos, sin, kernel):
-        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        q, k, v = self.project_qkv(x)
         if self.spec.qk_norm:
             q = self._head_norm(q, self.q_norm, self.spec.heads)
             k = self._head_norm(k, self.k_norm, self.spec.kv_heads)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from edgeslm.backends.executorch.xnnpack_passes import only_applicable_xnnpack_passes
 from edgeslm.backends.quiet import quiet_exporter
 from edgeslm.errors import InternalError, UnsupportedError
 from edgeslm.kernels.executorch_sdpa import StaticCacheDecoder
@@ -33,6 +34,7 @@ class LoweringReport:
     custom_sdpa: int = 0
     metadata: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    xnnpack_passes_skipped: dict = field(default_factory=dict)  # pass -> subgraphs it had nothing to rewrite in
 
 
 def io_layout(decoder: EdgeDecoder, max_len: int) -> dict:
@@ -123,10 +125,11 @@ def lower_to_pte(model: EdgeDecoder, max_len: int, path: Path, metadata: dict) -
         report.custom_sdpa = sum(n.op == "call_function" and "custom_sdpa" in str(n.target)
                                  for n in program.graph.nodes)
         t = time.perf_counter()
-        edge = to_edge_transform_and_lower(
-            program, partitioner=[XnnpackPartitioner()], constant_methods=metadata,
-            # The llama custom ops are not core ATen: the edge IR check would reject them.
-            compile_config=EdgeCompileConfig(_check_ir_validity=False, _skip_dim_order=True))
+        with only_applicable_xnnpack_passes(report.xnnpack_passes_skipped):
+            edge = to_edge_transform_and_lower(
+                program, partitioner=[XnnpackPartitioner()], constant_methods=metadata,
+                # The llama custom ops are not core ATen: the edge IR check would reject them.
+                compile_config=EdgeCompileConfig(_check_ir_validity=False, _skip_dim_order=True))
         report.seconds["to_edge_and_partition"] = time.perf_counter() - t
         report.delegated, report.portable, report.delegates = _count_ops(edge.exported_program().graph_module)
         t = time.perf_counter()

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from edgeslm.backends.base import Fallback
+from edgeslm.backends.executorch.fuse_projections import fuse_layer_projections
 from edgeslm.backends.executorch.rewrite import for_xnnpack
 from edgeslm.model.decoder import EdgeDecoder
 from edgeslm.quant import QuantScheme, get_scheme
@@ -51,7 +52,8 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
     instead of re-rounding the dequantized weights."""
     model = for_xnnpack(decoder)
     if scheme.is_float:
-        return model, {"quantizer": "none", "weights": "float32"}, []
+        return model, {"quantizer": "none", "weights": "float32",
+                       "fused_projections": fuse_layer_projections(model)}, []
     skipped: list[Fallback] = []
     plan = None
     carry_fallbacks: list[Fallback] = []
@@ -74,7 +76,9 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
             carried = apply_carry(model, plan, decoder.spec.heads, decoder.spec.kv_heads)
             carry_fallbacks += [Fallback(f"linear {n}", f"GGUF block not carried over ({why}); re-quantized from "
                                          "the dequantized weights") for n, why in plan.left_over.items()]
+        fused = fuse_layer_projections(model)
     native, fallbacks = finish_quantized(model, scheme, skipped)
+    native["fused_projections"] = fused
     if plan is not None:
         native["gguf_carry_over"] = {
             "carried_int4": len(carried), "eight_bit_per_channel": dict(sorted(plan.eight_bit.items())),
