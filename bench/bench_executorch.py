@@ -17,11 +17,11 @@ from pathlib import Path
 import artifacts
 import et_artifacts
 from bench_onnx import Contender, run_contender
-from driver import (BENCH, SPEED_METRICS, add_common_args, has_module, prepare_inputs, print_pair,
+from driver import (BENCH, SPEED_METRICS, add_common_args, has_module, prepare_inputs, print_pair, print_ratio,
                     top1_agreement, write_report)
 
-THEIRS, OURS = "optimum_executorch", "ours_executorch"
-LABELS = {THEIRS: "optimum-executorch 8da4w", OURS: "edgeslm int4 ExecuTorch"}
+THEIRS, OURS, BEFORE = "optimum_executorch", "ours_executorch", "before_executorch"
+LABELS = {THEIRS: "optimum-executorch 8da4w", OURS: "edgeslm int4 ExecuTorch", BEFORE: "edgeslm int4 ExecuTorch, before"}
 # Speed and RSS come from the stock runner at each thread count; export cost from each build's own stats.
 METRICS = SPEED_METRICS + [
     ("export_s", "export s", "{:.0f}", False),
@@ -39,7 +39,9 @@ class Built:
     export: dict  # wall_s, peak_rss_mb, command (from export_stats.json)
 
 
-def build(name: str, cache: Path, hf: Path) -> Built:
+def build(name: str, cache: Path, hf: Path, before: Path | None = None) -> Built:
+    if name == BEFORE:  # an edgeslm bundle exported earlier (another revision): measured, not rebuilt
+        return _edgeslm_bundle(name, before, {})
     if name == THEIRS:
         folder, stats = et_artifacts.optimum_folder(cache, hf)
         return Built(name, folder, folder / "model.pte", hf / "tokenizer.json", stats)
@@ -49,6 +51,12 @@ def build(name: str, cache: Path, hf: Path) -> Built:
     except Exception as e:
         raise artifacts.BuildError(f"edgeslm has no executorch backend yet ({type(e).__name__}: {e})") from e
     folder, stats = et_artifacts.ours_folder(cache)
+    return _edgeslm_bundle(name, folder, stats)
+
+
+def _edgeslm_bundle(name: str, folder: Path, stats: dict) -> Built:
+    if not (folder / "manifest.json").is_file():
+        raise artifacts.BuildError(f"{folder} is not an edgeslm bundle (no manifest.json)")
     manifest = json.loads((folder / "manifest.json").read_text())
     ptes = [f["name"] for f in manifest["files"] if f["name"].endswith(".pte")]
     if len(ptes) != 1:
@@ -70,6 +78,9 @@ def run_llm_runner(b: Built, inputs: Path, threads: int, repeats: int, out: Path
 def print_table(rows: dict[int, dict[str, dict]], skipped: dict) -> None:
     for threads, results in rows.items():
         print_pair(f"threads {threads}", results, LABELS, METRICS, OURS, THEIRS)
+        if OURS in results and BEFORE in results:
+            print_ratio("ratio ours / before", results[OURS], results[BEFORE], METRICS,
+                        max(map(len, LABELS.values())) + 8)
     print("\nhigher is better: decode tok/s, top-1 agree; lower for the rest")
     for name, reason in skipped.items():
         print(f"\nskipped {LABELS.get(name, name)}: {reason}")
@@ -80,13 +91,17 @@ def main() -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts, each for both")
     add_common_args(p, "timed repeats per metric (best reported)")
     p.add_argument("--only", nargs="+", choices=[THEIRS, OURS], default=[THEIRS, OURS])
+    p.add_argument("--before", type=Path, help="an edgeslm ExecuTorch bundle exported by an earlier revision: "
+                                               "measured in the same run as a third contender (before / after)")
     args = p.parse_args()
+    if args.before:
+        args.only = [*args.only, BEFORE]
     hf, inputs, inputs_path = prepare_inputs(p, args, "ours_et_int4", "inputs_et.json", extra_tokens=2)
 
     built, skipped = {}, {}
     for name in args.only:
         try:
-            built[name] = build(name, args.cache_dir, hf)
+            built[name] = build(name, args.cache_dir, hf, args.before)
         except artifacts.BuildError as e:
             skipped[name] = str(e)
             print(f"[bench] skipping {LABELS[name]}: {e}", file=sys.stderr)

@@ -97,10 +97,14 @@ def print_pair(title: str, results: dict[str, dict], labels: dict[str, str], met
         cells = "".join(f"{_cell(fmt, r.get(k)):>15}" for k, _, fmt, _ in metrics)
         print(f"{labels[name]:<{width}}{cells}")
     if ours in results and theirs in results:
-        a, b = results[ours], results[theirs]
-        cells = "".join(f"{a[k] / b[k]:>14.2f}x" if _number(a.get(k)) and _number(b.get(k)) else f"{'-':>15}"
-                        for k, _, _, _ in metrics)
-        print(f"{'ratio ours / theirs':<{width}}{cells}")
+        print_ratio("ratio ours / theirs", results[ours], results[theirs], metrics, width)
+
+
+def print_ratio(title: str, a: dict, b: dict, metrics: list, width: int) -> None:
+    """One row of a / b for each metric (`-` where either figure is missing)."""
+    cells = "".join(f"{a[k] / b[k]:>14.2f}x" if _number(a.get(k)) and _number(b.get(k)) else f"{'-':>15}"
+                    for k, _, _, _ in metrics)
+    print(f"{title:<{width}}{cells}")
 
 
 def _cell(fmt: str, value) -> str:
