@@ -118,7 +118,8 @@ def main() -> None:
     via_pybind = {}
     for name, b in list(built.items()):
         try:
-            r = run_contender(Contender(name, LABELS[name], None, "executorch"), b.folder, inputs_path,
+            module = OURS if name == BEFORE else name  # an earlier edgeslm bundle runs through the same harness
+            r = run_contender(Contender(module, LABELS[name], None, "executorch"), b.folder, inputs_path,
                               harness_args, args.cache_dir / f"{name}.json")
         except artifacts.BuildError as e:
             skipped[name] = f"harness (pybindings): {e}"

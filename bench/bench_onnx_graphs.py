@@ -1,4 +1,5 @@
-"""Prefill and decode speed of several ONNX decoder graphs, interleaved step by step in one process.
+"""Prefill and decode speed of several ONNX decoder graphs (or ExecuTorch programs), interleaved step by step in one
+process.
 
     python bench/bench_onnx_graphs.py --threads 1 --rounds 5 \
         old=/tmp/bundle-before new=/tmp/bundle-after builder=bench/results/cache/genai_int4
@@ -9,7 +10,8 @@ of them alike. This is how a graph change is measured on a shared 2-core machine
 (bench_onnx.py) saw the same bundle vary 48-66 tok/s between runs. Each figure is the median over all rounds of
 one call's time: prefill ms, and decode tok/s = 1 / median step time. Plain onnxruntime sessions (the options
 edgeslm's runner uses; with more than one thread, without spin-waiting, which would let one session's idle pool
-starve the next), the graphs' own KV layout (past_key_values.* in, present.* out, growing).
+starve the next), the graphs' own KV layout (past_key_values.* in, present.* out, growing). A folder holding
+model.pte instead is an ExecuTorch bundle, run through edgeslm's runner (`before=... after=...` of two .pte bundles).
 Writes bench/results/bench_onnx_graphs_<threads>t_<time>.json.
 """
 
@@ -72,6 +74,36 @@ class Graph:
         return np.array([[int(self.logits[0, -1].argmax())]], np.int64)
 
 
+class Program:
+    """An ExecuTorch bundle's model.pte through ExecuTorch's pybindings (edgeslm's runner: static cache inside the
+    program, one method for prefill and decode). The thread pool is sized once, before any program loads."""
+
+    def __init__(self, folder: Path, positions: int):
+        from edgeslm.backends.executorch.runner import ExecuTorchRunner
+
+        # `positions` given: optimum-executorch's programs have no get_max_context_len for the runner to read.
+        self.runner = ExecuTorchRunner(folder, max_len=positions)
+        self.reset()
+
+    def reset(self) -> None:
+        self.runner.reset()
+        self.logits = None
+
+    def step(self, ids: np.ndarray) -> float:
+        start = time.perf_counter()
+        logits = self.runner.prefill(ids)  # (S, V): any S, at the runner's position
+        elapsed = time.perf_counter() - start
+        self.logits = logits[None]
+        return elapsed
+
+    next_token = Graph.next_token
+
+
+def load(folder: Path, threads: int, positions: int):
+    """A Graph for a bundle holding model.onnx, a Program for one holding model.pte."""
+    return Program(folder, positions) if (folder / "model.pte").is_file() else Graph(folder, threads)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("graphs", nargs="+", help="label=folder holding model.onnx (the first is the baseline of the ratios)")
@@ -81,7 +113,11 @@ def main() -> None:
     p.add_argument("--decode-tokens", type=int, default=64)
     args = p.parse_args()
     labels, folders = zip(*(g.split("=", 1) for g in args.graphs))
-    graphs = [Graph(Path(f), args.threads) for f in folders]
+    if any((Path(f) / "model.pte").is_file() for f in folders):
+        from edgeslm.backends.executorch.runner import set_thread_count
+
+        set_thread_count(args.threads)  # ExecuTorch's pool, shared by every program: sized before any loads
+    graphs = [load(Path(f), args.threads, args.prefill_tokens + args.decode_tokens) for f in folders]
     prompt = np.random.default_rng(0).integers(100, 10000, (1, args.prefill_tokens)).astype(np.int64)
     prefill = {label: [] for label in labels}
     decode = {label: [] for label in labels}
