@@ -75,14 +75,20 @@ class Graph:
 
 
 class Program:
-    """An ExecuTorch bundle's model.pte through ExecuTorch's pybindings (edgeslm's runner: static cache inside the
-    program, one method for prefill and decode). The thread pool is sized once, before any program loads."""
+    """An ExecuTorch `.pte` through ExecuTorch's pybindings, with the program's own input contract: an edgeslm bundle
+    (a manifest beside it) through edgeslm's runner, `forward(tokens, input_pos (1,))`; optimum-executorch's program
+    through its bench contender, `forward(input_ids, cache_position (S,))`. The thread pool is sized once, before
+    any program loads (resizing it under a loaded program crashes that program)."""
 
-    def __init__(self, folder: Path, positions: int):
-        from edgeslm.backends.executorch.runner import ExecuTorchRunner
+    def __init__(self, folder: Path, threads: int):
+        if (folder / "manifest.json").is_file():
+            from edgeslm.backends.executorch.runner import ExecuTorchRunner
 
-        # `positions` given: optimum-executorch's programs have no get_max_context_len for the runner to read.
-        self.runner = ExecuTorchRunner(folder, max_len=positions)
+            self.runner = ExecuTorchRunner(folder)
+        else:
+            from contenders.optimum_executorch import PteRunner
+
+            self.runner = PteRunner(folder / "model.pte", threads)
         self.reset()
 
     def reset(self) -> None:
@@ -91,7 +97,7 @@ class Program:
 
     def step(self, ids: np.ndarray) -> float:
         start = time.perf_counter()
-        logits = self.runner.prefill(ids)  # (S, V): any S, at the runner's position
+        logits = self.runner.prefill(ids)  # (S, V) at the runner's position, any S
         elapsed = time.perf_counter() - start
         self.logits = logits[None]
         return elapsed
@@ -99,14 +105,15 @@ class Program:
     next_token = Graph.next_token
 
 
-def load(folder: Path, threads: int, positions: int):
-    """A Graph for a bundle holding model.onnx, a Program for one holding model.pte."""
-    return Program(folder, positions) if (folder / "model.pte").is_file() else Graph(folder, threads)
+def load(folder: Path, threads: int):
+    """A Graph for a bundle holding model.onnx, a Program for a folder holding model.pte."""
+    return Program(folder, threads) if (folder / "model.pte").is_file() else Graph(folder, threads)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("graphs", nargs="+", help="label=folder holding model.onnx (the first is the baseline of the ratios)")
+    p.add_argument("graphs", nargs="+", help="label=folder holding model.onnx or model.pte (the first is the baseline "
+                                             "of the ratios)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--prefill-tokens", type=int, default=128)
@@ -117,7 +124,7 @@ def main() -> None:
         from edgeslm.backends.executorch.runner import set_thread_count
 
         set_thread_count(args.threads)  # ExecuTorch's pool, shared by every program: sized before any loads
-    graphs = [load(Path(f), args.threads, args.prefill_tokens + args.decode_tokens) for f in folders]
+    graphs = [load(Path(f), args.threads) for f in folders]
     prompt = np.random.default_rng(0).integers(100, 10000, (1, args.prefill_tokens)).astype(np.int64)
     prefill = {label: [] for label in labels}
     decode = {label: [] for label in labels}

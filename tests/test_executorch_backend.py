@@ -64,7 +64,7 @@ def test_manifest_records_runner_metadata_and_fallbacks(et_exported):
     assert "quantization error" in m["quant"]["native"]["note"]
     layers = m["arch"]["spec"]["layers"]
     assert m["quant"]["native"]["fused_projections"] == 2 * layers  # q/k/v and gate/up, each one linear
-    assert m["quant"]["native"]["xnnpack_passes_skipped"]["ConvertToSDPAPass"] == m["kernels"]["delegated_subgraphs"]
+    assert m["kernels"]["xnnpack_passes_skipped"]["ConvertToSDPAPass"] == m["kernels"]["delegated_subgraphs"]
     whats = [f["what"] for f in m["fallbacks"]]
     assert "embedding tables" in whats  # 8-bit under int4, recorded
     assert all(f["reason"] for f in m["fallbacks"])

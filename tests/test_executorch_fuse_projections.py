@@ -21,6 +21,8 @@ from edgeslm.backends.executorch.fuse_projections import (FusedProjectionLayer, 
                                                           fuse_layer_projections)
 from edgeslm.backends.executorch.gguf_carry import Q41Linear, _block_sum  # noqa: E402
 from edgeslm.backends.executorch.xnnpack_arithmetic import XnnpackQD8Linear  # noqa: E402
+from edgeslm.backends.executorch.xnnpack_passes import only_applicable_xnnpack_passes, pass_gates  # noqa: E402
+from edgeslm.model.decoder import Layer  # noqa: E402
 from edgeslm.quant import get_scheme  # noqa: E402
 
 
@@ -95,10 +97,26 @@ def test_a_decoder_computes_the_same_with_fused_projections(monkeypatch):
     assert fuse_layer_projections(model) == 0  # nothing left to fuse
 
 
-def _lowered(decoder, tmp_path, name: str, fuse: bool, skip_passes: bool, monkeypatch) -> bytes:
+def _with_side_paths(module: nn.Module) -> nn.Module:
+    """Every int4 projection as a carried Q4_1 linear (seeded offsets, block sums shared per fan-in), as the GGUF
+    carry leaves the default model: the fused program then holds the side paths too."""
+    generator = torch.Generator().manual_seed(7)
+    block_sums: dict[int, nn.Linear] = {}
+    for layer in [m for m in module.modules() if type(m) is Layer]:
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"):
+            linear = getattr(layer, name, None)
+            if isinstance(linear, nn.Linear):
+                fan_in = linear.in_features
+                offsets = torch.randn(linear.out_features, fan_in // 32, generator=generator) * 0.01
+                setattr(layer, name, Q41Linear(linear, offsets, block_sums.setdefault(fan_in, _block_sum(fan_in))))
+    return module
+
+
+def _lowered(decoder, tmp_path, name: str, fuse: bool, skip_passes: bool, monkeypatch):
+    real_fuse = quantize_module.fuse_layer_projections
     with monkeypatch.context() as patch:
-        if not fuse:
-            patch.setattr(quantize_module, "fuse_layer_projections", lambda module: 0)
+        patch.setattr(quantize_module, "fuse_layer_projections",
+                      lambda module: real_fuse(_with_side_paths(module)) if fuse else (_with_side_paths(module), 0)[1])
         if not skip_passes:
             patch.setattr(lower_module, "only_applicable_xnnpack_passes", lambda skipped: contextlib.nullcontext())
         model, _native, _ = quantize_module.quantize(decoder, get_scheme("int4"))
@@ -118,6 +136,7 @@ def _logits(path, steps):
 
 
 def test_fused_program_gives_the_same_logits_and_skipped_passes_change_no_byte(tmp_path, monkeypatch):
+    """With Q4_1 side paths in every projection, as the default model has them."""
     decoder = _decoder("llama", positions=32)
     fused, report = _lowered(decoder, tmp_path, "fused", True, True, monkeypatch)
     unfused, unfused_report = _lowered(decoder, tmp_path, "unfused", False, True, monkeypatch)
@@ -125,7 +144,7 @@ def test_fused_program_gives_the_same_logits_and_skipped_passes_change_no_byte(t
 
     assert fused.read_bytes() == every_pass.read_bytes()
     assert report.xnnpack_passes_skipped.get("ConvertToSDPAPass") == report.delegates
-    assert "ConvertToLinearPass" not in report.xnnpack_passes_skipped  # it has linears to rewrite: it runs
+    assert set(report.xnnpack_passes_skipped) <= {p.__name__ for p in pass_gates()}  # ungated passes always run
 
     delegated = sum(report.delegated.values())
     assert delegated < sum(unfused_report.delegated.values())
@@ -138,15 +157,62 @@ def test_fused_program_gives_the_same_logits_and_skipped_passes_change_no_byte(t
         assert torch.equal(got, want)
 
 
+# What each gated pass's own module says it acts on (its code, or for the pattern passes their pattern graphs).
+GATE_WORDS = {"FuseBatchNormPass": ("native_batch_norm", "_native_batch_norm_legit_no_training"),
+              "DecomposeBatchNorm": ("native_batch_norm", "_native_batch_norm_legit_no_training"),
+              "Conv1dUnsqueezePass": ("aten.convolution.default",), "PReLUReshapePass": ("_prelu_kernel",),
+              "InsertPadQDQPass": ("constant_pad_nd",), "RemoveGetItemPass": ("max_pool2d_with_indices", "aten.max.dim"),
+              "DecomposeConcatenate": ("aten.cat.default", "<= 5"), "DimOrderOpsRevertPass": ("DimOrderOpsMap",)}
+
+
 def test_pass_gates_name_what_the_installed_passes_look_for():
+    import inspect
+
     from executorch.backends.xnnpack._passes import XNNPACKPassManager
     from executorch.backends.xnnpack.partition.graphs import bilinear_2d, sdpa
 
-    from edgeslm.backends.executorch.xnnpack_passes import _op_names, pass_gates
+    from edgeslm.backends.executorch.xnnpack_passes import CONCAT_KEPT_WHOLE, _op_names
 
     gates = pass_gates()
-    stock = XNNPACKPassManager(None).passes
-    assert set(gates) <= set(stock)  # every gated pass is one XNNPACK runs
+    assert set(gates) <= set(XNNPACKPassManager(None).passes)  # every gated pass is one XNNPACK runs
+    for pass_, words in GATE_WORDS.items():
+        cls = next(p for p in gates if p.__name__ == pass_)
+        source = inspect.getsource(inspect.getmodule(cls))
+        assert all(w in source for w in words), (pass_, words)
+    assert f"<= {CONCAT_KEPT_WHOLE}" in inspect.getsource(inspect.getmodule(
+        next(p for p in gates if p.__name__ == "DecomposeConcatenate")))
     # The pattern passes can only match a graph holding the op each gate asks for.
     assert all("aten.upsample_bilinear2d.vec" in _op_names(p.graph) for p in bilinear_2d.get_graphs_dict())
     assert all("aten._softmax.default" in _op_names(p.graph) for p in sdpa.get_graphs())
+
+
+class _GatedOps(nn.Module):
+    """Ops some gated passes rewrite (a conv1d, then batch norm, then a cat of 6): no pass may be skipped where
+    they are, and the program is the same either way."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, 3)
+        self.norm = nn.BatchNorm1d(8)
+
+    def forward(self, x):
+        y = self.norm(self.conv(x))
+        return torch.cat([y, y * 2, y + 1, y - 1, y * 3, y + 2], dim=1)
+
+
+def test_passes_run_where_their_ops_are(tmp_path):
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    module = _GatedOps().eval()
+    module.norm.running_mean.uniform_(-1, 1)
+    example = (torch.randn(1, 4, 16),)
+    programs, skipped = [], {}
+    for gated in (True, False):
+        program = torch.export.export(module, example)
+        with only_applicable_xnnpack_passes(skipped) if gated else contextlib.nullcontext():
+            lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
+        programs.append(lowered.buffer)
+    assert programs[0] == programs[1]
+    ran = {"FuseBatchNormPass", "Conv1dUnsqueezePass", "DecomposeConcatenate"}
+    assert not ran & set(skipped), skipped

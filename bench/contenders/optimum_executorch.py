@@ -28,7 +28,8 @@ def _runtime():
 class PteRunner:
     def __init__(self, pte: Path, threads: int):
         self.torch, portable_lib = _runtime()
-        portable_lib._unsafe_reset_threadpool(threads)
+        if portable_lib._threadpool_get_thread_count() != threads:  # resizing under a loaded program crashes it
+            portable_lib._unsafe_reset_threadpool(threads)
         self.module = portable_lib._load_for_executorch(str(pte))
         self.pos = 0
 

@@ -124,9 +124,14 @@ class Layer(nn.Module):
         out, present_k, present_v = kernel(q, k, v, past_k, past_v, mask, cos, sin, self.params)
         return self.o_proj(out), present_k, present_v
 
+    def project_gate_up(self, x):
+        """(gate, up) of a gated MLP; a backend may compute the two as one projection."""
+        return self.gate_proj(x), self.up_proj(x)
+
     def mlp(self, x):
         if self.spec.mlp == "gated":
-            return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+            gate, up = self.project_gate_up(x)
+            return self.down_proj(self.act(gate) * up)
         return self.down_proj(self.act(self.up_proj(x)))
 
     def forward(self, x, past_k, past_v, mask, cos, sin, kernel):

@@ -53,13 +53,13 @@ def _lowered(model: "EdgeDecoder", max_len: int, native: dict, fallbacks: list[F
 
     metadata = runner_metadata(model, max_len)
     report = lower_to_pte(model, max_len, out_dir / MODEL_FILE, metadata)
-    native = {**native, "lowering_seconds": {k: round(v, 2) for k, v in report.seconds.items()},
-              "xnnpack_passes_skipped": report.xnnpack_passes_skipped}
+    native = {**native, "lowering_seconds": {k: round(v, 2) for k, v in report.seconds.items()}}
     return LoweredArtifact(
         files=[MODEL_FILE], io=io_layout(model, max_len), quant=native, fallbacks=fallbacks + _fallbacks(report),
         kernels={"fused_attention": report.custom_sdpa, "delegate": "XnnpackBackend",
                  "delegated_subgraphs": report.delegates, "delegated_ops": report.delegated,
-                 "portable_ops": report.portable, "runner_constant_methods": metadata})
+                 "portable_ops": report.portable, "runner_constant_methods": metadata,
+                 "xnnpack_passes_skipped": report.xnnpack_passes_skipped})
 
 
 def _check(quantized: "EdgeDecoder") -> LoweringCheck:

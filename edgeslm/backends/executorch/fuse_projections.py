@@ -37,12 +37,11 @@ class FusedProjectionLayer(Layer):
             return super().project_qkv(x)
         return _slices(self.qkv_proj(x), sizes)
 
-    def mlp(self, x):
+    def project_gate_up(self, x):
         sizes = self.fused_sizes.get("gate_up_proj")
         if sizes is None:
-            return super().mlp(x)
-        gate, up = _slices(self.gate_up_proj(x), sizes)
-        return self.down_proj(self.act(gate) * up)
+            return super().project_gate_up(x)
+        return _slices(self.gate_up_proj(x), sizes)
 
 
 def _slices(y: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
@@ -97,6 +96,8 @@ def concat_linears(members: list[nn.Module]) -> nn.Module | None:
     biases = [m.bias for m in members]
     if weight is None or (any(b is None for b in biases) and any(b is not None for b in biases)):
         return None
+    if biases[0] is not None and any(type(b.data) is not torch.Tensor or b.dtype != biases[0].dtype for b in biases):
+        return None
     with torch.device("meta"):
         fused = nn.Linear(members[0].in_features, sum(m.out_features for m in members), bias=biases[0] is not None)
     fused.weight = nn.Parameter(weight, requires_grad=False)
@@ -109,13 +110,14 @@ def _concat_weights(weights: list[torch.Tensor]) -> torch.Tensor | None:
     from torchao.quantization import IntxUnpackedToInt8Tensor
 
     first = weights[0]
-    if not isinstance(first, IntxUnpackedToInt8Tensor):
-        if any(isinstance(w, IntxUnpackedToInt8Tensor) or w.dtype != first.dtype for w in weights):
+    if not isinstance(first, IntxUnpackedToInt8Tensor):  # float: plain tensors of one dtype only
+        if any(type(w.data) is not torch.Tensor or w.dtype != first.dtype for w in weights):
             return None
         return torch.cat([w.detach() for w in weights])
     same = ("target_dtype", "block_size", "dtype", "activation_quantization")
     if any(not isinstance(w, IntxUnpackedToInt8Tensor) or w.shape[1] != first.shape[1]
-           or w.scale.dtype != first.scale.dtype or any(getattr(w, a) != getattr(first, a) for a in same)
+           or w.scale.dtype != first.scale.dtype or w.zero_point.dtype != first.zero_point.dtype
+           or w.qdata.dtype != first.qdata.dtype or any(getattr(w, a) != getattr(first, a) for a in same)
            for w in weights):
         return None
     return IntxUnpackedToInt8Tensor(torch.cat([w.qdata for w in weights]), torch.cat([w.scale for w in weights]),

@@ -3,13 +3,16 @@
 ExecuTorch's XNNPACK backend runs 17 passes over every delegated subgraph (executorch/backends/xnnpack/_passes:
 XNNPACKPassManager), and nearly every one ends by re-tracing the whole subgraph with fake tensors and symbolic
 shapes: about half of an ExecuTorch export of the default model went there (profiled on 2 of its layers:
-~0.4 s per pass and layer). Nine of them only rewrite ops a decoder never contains: upsampling, batch norm,
+~0.4 s per pass and layer). Ten of them only rewrite ops a decoder never contains: upsampling, batch norm (two),
 convolution, PReLU, padding, max-pool indices, dim-order copies, long concatenations, and XNNPACK's own SDPA
 (whose pattern needs a softmax; edgeslm's attention is llama::custom_sdpa, outside the delegate). Each is
-skipped for a subgraph that holds none of the ops it acts on, found by the pass's own test (the op names below
-are the ones each pass's code or pattern graphs look for; tests/test_executorch_xnnpack_passes.py checks them
+skipped when the subgraph, as the passes before it left it, holds none of the ops it acts on (the op names below
+are the ones each pass's code or pattern graphs look for; tests/test_executorch_fuse_projections.py checks them
 against the installed library). Skipping a pass that would change nothing gives the same program byte for
-byte (checked by the same test).
+byte (checked by the same tests).
+
+The stock pass manager is swapped for the length of one lowering (`only_applicable_xnnpack_passes`), process-wide:
+edgeslm lowers one program at a time, and the swap holds a lock so two lowerings in one process do not interleave.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def pass_gates() -> dict[type, Callable[[torch.fx.Graph], bool]]:
     }
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -79,15 +82,21 @@ def only_applicable_xnnpack_passes(skipped: dict[str, int] | None = None):
     class ApplicablePasses(stock):
         def __init__(self, exported_program, passes=None):
             super().__init__(exported_program, passes)
-            if passes:  # a compile spec chose the passes: leave them
-                return
-            graph = exported_program.graph_module.graph
-            kept = [p for p in self.passes if gates.get(p, lambda _g: True)(graph)]
-            if skipped is not None:
-                for p in self.passes:
-                    if p not in kept:
-                        skipped[p.__name__] = skipped.get(p.__name__, 0) + 1
-            self.passes = kept
+            self.chosen = bool(passes)  # a compile spec chose the passes: run them all
+
+        def transform(self):
+            # One pass at a time through the stock loop, each gate asked on the graph the passes before it left.
+            every, ep = self.passes, self.exported_program
+            for pass_ in every:
+                gate = None if self.chosen else gates.get(pass_)
+                if gate is not None and not gate(ep.graph_module.graph):
+                    if skipped is not None:
+                        skipped[pass_.__name__] = skipped.get(pass_.__name__, 0) + 1
+                    continue
+                self._exported_program, self.passes = ep, [pass_]
+                ep = super().transform()
+            self.passes = every
+            return ep
 
     with _lock:
         xnnpack_preprocess.XNNPACKPassManager = ApplicablePasses
