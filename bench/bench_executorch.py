@@ -21,7 +21,8 @@ from driver import (BENCH, SPEED_METRICS, add_common_args, has_module, prepare_i
                     top1_agreement, write_report)
 
 THEIRS, OURS, BEFORE = "optimum_executorch", "ours_executorch", "before_executorch"
-LABELS = {THEIRS: "optimum-executorch 8da4w", OURS: "edgeslm int4 ExecuTorch", BEFORE: "edgeslm int4 ExecuTorch, before"}
+LABELS = {THEIRS: "optimum-executorch 8da4w", OURS: "edgeslm int4 ExecuTorch",
+          BEFORE: "edgeslm int4 ExecuTorch, before"}
 # Speed and RSS come from the stock runner at each thread count; export cost from each build's own stats.
 METRICS = SPEED_METRICS + [
     ("export_s", "export s", "{:.0f}", False),

@@ -16,6 +16,19 @@ from edgeslm.archs import ARCHS  # noqa: E402
 
 ARCH_NAMES = ARCHS.names()
 QUANTS = ["fp32", "int8", "int4"]
+
+
+def tiny_decoder(arch: str, positions: int = 64):
+    """The edgeslm decoder of a tiny random-weight model of `arch` (seeded: the same weights on every call)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from edgeslm.model.adapt import adapt
+
+    torch.manual_seed(0)
+    return adapt(AutoModelForCausalLM.from_config(ARCHS.get(arch).tiny_config()).eval(), positions)
+
+
 # Briefly trained tiny models: peaked next-token distributions like real models (see tiny.fit_briefly).
 TRAIN_STEPS = 60
 

@@ -14,7 +14,7 @@ from torch import nn
 pytest.importorskip("executorch.exir", reason="executorch is not installed")
 pytest.importorskip("torchao")
 
-from edgeslm.archs import ARCHS  # noqa: E402
+from conftest import tiny_decoder  # noqa: E402
 from edgeslm.backends.executorch import lower as lower_module  # noqa: E402
 from edgeslm.backends.executorch import quantize as quantize_module  # noqa: E402
 from edgeslm.backends.executorch.fuse_projections import (FusedProjectionLayer, concat_linears,  # noqa: E402
@@ -24,16 +24,6 @@ from edgeslm.backends.executorch.xnnpack_arithmetic import XnnpackQD8Linear  # n
 from edgeslm.backends.executorch.xnnpack_passes import only_applicable_xnnpack_passes, pass_gates  # noqa: E402
 from edgeslm.model.decoder import Layer  # noqa: E402
 from edgeslm.quant import get_scheme  # noqa: E402
-
-
-def _decoder(arch: str = "llama", positions: int = 64):
-    from transformers import AutoModelForCausalLM
-
-    from edgeslm.model.adapt import adapt
-
-    torch.manual_seed(0)
-    hf = AutoModelForCausalLM.from_config(ARCHS.get(arch).tiny_config()).eval()
-    return adapt(hf, positions)
 
 
 def _quantized_linears(quant: str, outs=(64, 32, 32), fan_in=64, bias=False) -> list[nn.Linear]:
@@ -80,7 +70,7 @@ def test_q4_1_side_paths_fuse_with_their_offsets():
 def test_a_decoder_computes_the_same_with_fused_projections(monkeypatch):
     from edgeslm.verify.layerwise import sequence_logits
 
-    decoder = _decoder("llama")
+    decoder = tiny_decoder("llama")
     model, native, _ = quantize_module.quantize(decoder, get_scheme("int4"))
     layers = decoder.spec.layers
     assert native["fused_projections"] == 2 * layers
@@ -137,7 +127,7 @@ def _logits(path, steps):
 
 def test_fused_program_gives_the_same_logits_and_skipped_passes_change_no_byte(tmp_path, monkeypatch):
     """With Q4_1 side paths in every projection, as the default model has them."""
-    decoder = _decoder("llama", positions=32)
+    decoder = tiny_decoder("llama", 32)
     fused, report = _lowered(decoder, tmp_path, "fused", True, True, monkeypatch)
     unfused, unfused_report = _lowered(decoder, tmp_path, "unfused", False, True, monkeypatch)
     every_pass, _ = _lowered(decoder, tmp_path, "every_pass", True, False, monkeypatch)
@@ -161,7 +151,8 @@ def test_fused_program_gives_the_same_logits_and_skipped_passes_change_no_byte(t
 GATE_WORDS = {"FuseBatchNormPass": ("native_batch_norm", "_native_batch_norm_legit_no_training"),
               "DecomposeBatchNorm": ("native_batch_norm", "_native_batch_norm_legit_no_training"),
               "Conv1dUnsqueezePass": ("aten.convolution.default",), "PReLUReshapePass": ("_prelu_kernel",),
-              "InsertPadQDQPass": ("constant_pad_nd",), "RemoveGetItemPass": ("max_pool2d_with_indices", "aten.max.dim"),
+              "InsertPadQDQPass": ("constant_pad_nd",),
+              "RemoveGetItemPass": ("max_pool2d_with_indices", "aten.max.dim"),
               "DecomposeConcatenate": ("aten.cat.default", "<= 5"), "DimOrderOpsRevertPass": ("DimOrderOpsMap",)}
 
 

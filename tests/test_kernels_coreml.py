@@ -5,20 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ARCH_NAMES
-from edgeslm.archs import ARCHS
+from conftest import ARCH_NAMES, tiny_decoder
 from edgeslm.backends.coreml.contract import position_mask_shape
 from edgeslm.kernels.coreml_sdpa import EagerRunner, StatefulDecoder, causal_mask
 from edgeslm.kernels.reference import causal_mask as bool_mask
-from edgeslm.model.adapt import adapt
-
-
-def _decoder(arch: str, max_positions: int = 96):
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(ARCHS.get(arch).tiny_config()).eval()
-    return adapt(model, max_positions)
 
 
 def _reference_steps(decoder, prompt: torch.Tensor, tokens: list[int]):
@@ -35,7 +25,7 @@ def _reference_steps(decoder, prompt: torch.Tensor, tokens: list[int]):
 
 @pytest.mark.parametrize("arch", ARCH_NAMES)
 def test_wrapper_matches_reference_prefill_and_decode(arch):
-    decoder = _decoder(arch)
+    decoder = tiny_decoder(arch, 96)
     prompt = torch.randint(3, 100, (1, 11))
     tokens = list(range(5, 30))  # 11 + 25 positions: past gemma3's tiny window (8)
     want = _reference_steps(decoder, prompt, tokens)
@@ -48,7 +38,7 @@ def test_wrapper_matches_reference_prefill_and_decode(arch):
 def test_sliding_window_past_its_length():
     """gemma3's local layers: with 40 positions and a window of 8, the windowed mask must hide far keys, and
     the wrapper must agree with the reference; without the window band it must not (the test has teeth)."""
-    decoder = _decoder("gemma3_text")
+    decoder = tiny_decoder("gemma3_text", 96)
     windows = decoder.spec.sliding_windows
     assert any(windows) and max(windows) < 40
     prompt = torch.randint(3, 100, (1, 20))
@@ -82,7 +72,7 @@ def test_causal_and_window_masks_are_the_reference_bands(past, new):
 
 def test_cache_state_is_written_by_slicing():
     """Prefill then decode leave exactly P + S rows written in every layer's state; the rest stays zero."""
-    decoder = _decoder("llama")
+    decoder = tiny_decoder("llama", 96)
     wrapper = StatefulDecoder(decoder, 32).eval()
     with torch.no_grad():
         wrapper(torch.randint(3, 100, (1, 6), dtype=torch.int32), torch.zeros(position_mask_shape(0, 6)))
@@ -110,7 +100,7 @@ def test_the_traced_program_generates_under_swift_transformers_driving(arch):
     reference's greedy tokens (past gemma3's window; learned positions for gpt2)."""
     from edgeslm.backends.coreml.convert import trace
 
-    decoder = _decoder(arch)
+    decoder = tiny_decoder(arch, 96)
     prompt = [int(t) for t in torch.randint(3, 100, (12,))]
     want, past = [], None
     with torch.no_grad():

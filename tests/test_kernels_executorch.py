@@ -4,8 +4,7 @@ eager mode: prefill + token-by-token decode past the sliding window, then again 
 import pytest
 import torch
 
-from conftest import ARCH_NAMES
-from edgeslm.archs import ARCHS
+from conftest import ARCH_NAMES, tiny_decoder
 
 pytest.importorskip("executorch.extension.llm.custom_ops.custom_ops", reason="executorch is not installed")
 
@@ -13,19 +12,9 @@ from edgeslm.kernels.executorch_sdpa import StaticCacheDecoder, window_mask  # n
 from edgeslm.kernels.reference import causal_mask  # noqa: E402
 
 
-def _decoder(arch: str, positions: int = 64):
-    from transformers import AutoModelForCausalLM
-
-    from edgeslm.model.adapt import adapt
-
-    torch.manual_seed(0)
-    hf = AutoModelForCausalLM.from_config(ARCHS.get(arch).tiny_config()).eval()
-    return adapt(hf, positions)
-
-
 @pytest.mark.parametrize("arch", ARCH_NAMES)
 def test_static_cache_matches_reference_prefill_and_decode(arch):
-    decoder = _decoder(arch)
+    decoder = tiny_decoder(arch)
     windows = [w for w in decoder.spec.sliding_windows if w]
     total = 30  # longer than every tiny model's window (8): the window must hold past its length
     assert not windows or total > 2 * max(windows)
@@ -49,6 +38,6 @@ def test_window_mask_matches_reference_mask():
 
 
 def test_cache_longer_than_tables_is_refused():
-    decoder = _decoder("llama", positions=32)
+    decoder = tiny_decoder("llama", positions=32)
     with pytest.raises(ValueError, match="exceeds"):
         StaticCacheDecoder(decoder, 64)

@@ -93,16 +93,18 @@ def concat_linears(members: list[nn.Module]) -> nn.Module | None:
     if not all(type(m) is nn.Linear for m in members):
         return None
     weight = _concat_weights([m.weight for m in members])
-    biases = [m.bias for m in members]
-    if weight is None or (any(b is None for b in biases) and any(b is not None for b in biases)):
+    if weight is None:
         return None
-    if biases[0] is not None and any(type(b.data) is not torch.Tensor or b.dtype != biases[0].dtype for b in biases):
+    biases = [m.bias for m in members]
+    if all(b is None for b in biases):
+        bias = None
+    elif any(b is None for b in biases) or (bias := _concat_weights(biases)) is None:
         return None
     with torch.device("meta"):
-        fused = nn.Linear(members[0].in_features, sum(m.out_features for m in members), bias=biases[0] is not None)
+        fused = nn.Linear(members[0].in_features, sum(m.out_features for m in members), bias=bias is not None)
     fused.weight = nn.Parameter(weight, requires_grad=False)
-    if biases[0] is not None:
-        fused.bias = nn.Parameter(torch.cat([b.detach() for b in biases]), requires_grad=False)
+    if bias is not None:
+        fused.bias = nn.Parameter(bias, requires_grad=False)
     return fused
 
 

@@ -76,9 +76,7 @@ def quantize(decoder: EdgeDecoder, scheme: QuantScheme, gguf_path=None) -> tuple
             carried = apply_carry(model, plan, decoder.spec.heads, decoder.spec.kv_heads)
             carry_fallbacks += [Fallback(f"linear {n}", f"GGUF block not carried over ({why}); re-quantized from "
                                          "the dequantized weights") for n, why in plan.left_over.items()]
-        fused = fuse_layer_projections(model)
     native, fallbacks = finish_quantized(model, scheme, skipped)
-    native["fused_projections"] = fused
     if plan is not None:
         native["gguf_carry_over"] = {
             "carried_int4": len(carried), "eight_bit_per_channel": dict(sorted(plan.eight_bit.items())),
@@ -115,8 +113,10 @@ def quantize_linears(module: nn.Module, scheme: QuantScheme, skipped: list[Fallb
 
 
 def finish_quantized(model: nn.Module, scheme: QuantScheme, skipped: list[Fallback]) -> tuple[dict, list[Fallback]]:
-    """The embedding tables (after the linears), the manifest's native record and the fallbacks."""
+    """Once the linears are final (quantized, GGUF blocks carried): same-input projections fused, the embedding
+    tables quantized; the manifest's native record and the fallbacks."""
     group = scheme.group_size or 32
+    fused = fuse_layer_projections(model)
     tables = _quantize_embeddings(model)
     native = {
         "quantizer": "torchao.quantize_ + executorch EmbeddingQuantHandler",
@@ -127,6 +127,7 @@ def finish_quantized(model: nn.Module, scheme: QuantScheme, skipped: list[Fallba
         "embedding": {"bits": EMBED_BITS, "group_size": EMBED_GROUP, "op": "quantized_decomposed.embedding_byte",
                       "tables": tables},
         "note": "verify's distance to the fp32 reference is the quantization error of this scheme",
+        "fused_projections": fused,
     }
     fallbacks = list(skipped)
     if scheme.weight_bits < EMBED_BITS:

@@ -19,7 +19,6 @@ from typing import Callable
 import torch
 
 from edgeslm.backends.base import Fallback
-from edgeslm.backends.executorch.fuse_projections import fuse_layer_projections
 from edgeslm.backends.executorch.quantize import finish_quantized, quantize_linears
 from edgeslm.backends.executorch.rewrite import rewrite_in_place
 from edgeslm.model.decoder import EdgeDecoder
@@ -37,11 +36,8 @@ def quantized_from_skeleton(skel: Skeleton, scheme: QuantScheme,
     def prepare(module: torch.nn.Module, prefix: str) -> torch.nn.Module:
         module = rewrite_in_place(module)
         quantize_linears(module, scheme, skipped, prefix=prefix)
-        fused[0] += fuse_layer_projections(module)
         return module
 
-    fused = [0]
     model = layer_by_layer(skel, prepare, progress)
     native, fallbacks = finish_quantized(model, scheme, skipped)
-    native["fused_projections"] = fused[0]
     return model, native, fallbacks
